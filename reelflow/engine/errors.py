@@ -1,0 +1,34 @@
+"""The engine's one small error hierarchy.
+
+`InputError` is the caller's fault and never worth retrying; `MediaError` is raised when a tool or
+file misbehaves and may be transient; `AlignmentError` when words cannot be placed in time.
+"""
+
+
+class ReelflowError(Exception):
+    """Base class of every error the engine raises on purpose."""
+
+
+class InputError(ReelflowError, ValueError):
+    """Bad input: a missing file, an undecodable upload, an empty transcript, an unknown preset.
+
+    `field` names the spec field at fault (dotted, e.g. ``music.file``) when there is one.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.field = field
+        self.reason = message
+
+
+class MediaError(ReelflowError):
+    """A media tool failed (ffmpeg exited non-zero, was killed, or produced no output)."""
+
+    def __init__(self, message: str, *, transient: bool = False, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.transient = transient
+        self.log_tail = log_tail
+
+
+class AlignmentError(ReelflowError):
+    """Words could not be placed in time by any method."""

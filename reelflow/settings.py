@@ -1,0 +1,90 @@
+"""The one settings object.
+
+Every knob is read from the environment with the ``REELFLOW_`` prefix; the names the seed project
+used (``ENABLE_GPU_ACCELERATION``, ``MAX_PARALLEL_VIDEOS``, ...) are accepted as aliases so old
+deployments keep working. Nothing is read at import time: call `get_settings()` (or build
+`Settings(...)` in a test) and pass the object on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _env(name: str, *legacy: str) -> AliasChoices:
+    return AliasChoices(f"REELFLOW_{name}", *legacy)
+
+
+class Settings(BaseSettings):
+    """Runtime configuration of reelflow (engine, orchestration, API)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="REELFLOW_",
+        env_file=None,
+        populate_by_name=True,
+        extra="ignore",
+        frozen=True,
+    )
+
+    data_dir: Path = Field(
+        default=Path("data"),
+        validation_alias=_env("DATA_DIR"),
+        description="Root of all local state: uploads, outputs, result cache, music cache.",
+    )
+    enable_gpu_acceleration: bool = Field(
+        default=True,
+        validation_alias=_env("ENABLE_GPU_ACCELERATION", "ENABLE_GPU_ACCELERATION"),
+        description="Allow NVENC when a probe encode succeeds; false forces libx264.",
+    )
+    max_parallel_videos: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        validation_alias=_env("MAX_PARALLEL_VIDEOS", "MAX_PARALLEL_VIDEOS"),
+    )
+    websocket_ping_interval: float = Field(
+        default=20.0,
+        gt=0,
+        validation_alias=_env("WEBSOCKET_PING_INTERVAL", "WEBSOCKET_PING_INTERVAL"),
+    )
+    progress_update_interval: float = Field(
+        default=0.5,
+        gt=0,
+        validation_alias=_env("PROGRESS_UPDATE_INTERVAL", "PROGRESS_UPDATE_INTERVAL"),
+        description="Minimum seconds between two render-progress events of one run.",
+    )
+    music_library_path: Path | None = Field(
+        default=None,
+        validation_alias=_env("MUSIC_LIBRARY_PATH", "MUSIC_LIBRARY_PATH"),
+        description="Folder of synthesised preset tracks; defaults to <data_dir>/music.",
+    )
+    redis_url: str = Field(
+        default="redis://127.0.0.1:6379/0",
+        validation_alias=_env("REDIS_URL", "REDIS_URL"),
+    )
+    ffmpeg_threads: int = Field(
+        default=0,
+        ge=0,
+        validation_alias=_env("FFMPEG_THREADS"),
+        description="Encoder threads; 0 lets ffmpeg decide.",
+    )
+
+    @property
+    def music_dir(self) -> Path:
+        return self.music_library_path or self.data_dir / "music"
+
+    @property
+    def work_dir(self) -> Path:
+        return self.data_dir / "work"
+
+    @property
+    def output_dir(self) -> Path:
+        return self.data_dir / "outputs"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment now (no module-level cache, so tests stay isolated)."""
+    return Settings()
