@@ -173,8 +173,16 @@ def measure_loudness(path: str | os.PathLike[str]) -> Loudness:
     """Integrated loudness, loudness range and true peak of a file's audio (ffmpeg's ebur128)."""
     log = ffmpeg.run(
         ["-nostats", "-i", os.fspath(path), "-map", "0:a:0",
-         "-af", "ebur128=peak=true:framelog=quiet", "-f", "null", "-"]
+         "-af", EBUR128_FILTER, "-f", "null", "-"]
     )  # fmt: skip
+    return parse_ebur128(log)
+
+
+EBUR128_FILTER = "ebur128=peak=true:framelog=quiet"
+
+
+def parse_ebur128(log: str) -> Loudness:
+    """Read the summary ffmpeg's ``ebur128`` filter prints at the end of a run."""
     summary = log[log.rfind("Summary:") :]
     values = {}
     for key, pattern in _SUMMARY.items():

@@ -235,9 +235,15 @@ def _stream_duration(container) -> float:
     return 0.0
 
 
+# ISO/IEC 23091-4 code points shared by primaries, transfer and matrix for the common cases.
+_COLOUR_CODES = {1: "bt709", 2: "unknown", 5: "bt470bg", 6: "smpte170m", 9: "bt2020"}
+
+
 def _enum_name(value) -> str | None:
     if value is None:
         return None
+    if isinstance(value, int):
+        return _COLOUR_CODES.get(value, str(value))
     return str(getattr(value, "name", value)).lower()
 
 

@@ -1,0 +1,172 @@
+"""The audio half of the render graph: voice, ducked music, loudness normalisation.
+
+`plan_mix` decides everything the mix needs (music start and gain, the ducking envelope, and the
+gain that brings the exact mix to the platform's loudness) so the render applies one linear gain
+and a true-peak limiter inside the single ffmpeg pass that encodes the video. A linear gain keeps
+the ducking depth intact; ``loudnorm``'s dynamic mode would lift the music in every pause.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import ffmpeg as ffm
+
+from reelflow.engine import ffmpeg
+from reelflow.engine.audio import Loudness, measure_loudness, parse_ebur128
+
+SAMPLE_RATE = 48_000
+# Gentle voice compression: even levels read better on phone speakers and leave headroom to
+# reach -14 LUFS with little limiting.
+VOICE_COMPRESSOR = {
+    "threshold": "-24dB",
+    "ratio": "3",
+    "attack": "5",
+    "release": "120",
+    "makeup": "2",
+}
+# The limiter runs 4x oversampled so it catches inter-sample peaks; AAC encoding raises true
+# peaks a little more, so it sits this far below the platform's ceiling.
+TRUE_PEAK_MARGIN_DB = 1.0
+OVERSAMPLED_RATE = 4 * SAMPLE_RATE
+GAIN_PASSES = 2  # the limiter takes a little loudness off: measure once more and correct
+
+
+@dataclass(frozen=True)
+class MixPlan:
+    """Everything the render needs to mix the audio; a pure function of the inputs."""
+
+    voice_path: Path
+    duration_s: float
+    music_path: Path | None = None
+    music_start_s: float = 0.0
+    music_gain_db: float = -16.5
+    envelope_path: Path | None = None
+    target_lufs: float = -14.0
+    true_peak_dbtp: float = -1.0
+    gain_db: float = 0.0
+    loudness: Loudness | None = None  # of the normalised mix, as planned
+
+
+def music_gain_db(volume: float, *, voice_lufs: float, music_lufs: float) -> float:
+    """Gain that puts the music `volume` (0..1, 1 = as loud as the voice) relative to the voice.
+
+    Relative to measured loudness, so a quiet custom track and a loud one sound the same at the
+    same volume setting.
+    """
+    if volume <= 0:
+        return -120.0
+    if not (math.isfinite(music_lufs) and math.isfinite(voice_lufs)):
+        return 20 * math.log10(volume)
+    return 20 * math.log10(volume) + (voice_lufs - music_lufs)
+
+
+def plan_mix(
+    voice_path: Path,
+    duration_s: float,
+    *,
+    music_path: Path | None,
+    music_start_s: float,
+    volume: float,
+    envelope_path: Path | None,
+    target_lufs: float,
+    true_peak_dbtp: float,
+) -> MixPlan:
+    """Measure voice, music and the resulting mix; return the plan the render applies."""
+    plan = MixPlan(
+        voice_path=voice_path,
+        duration_s=duration_s,
+        music_path=music_path if volume > 0 else None,
+        music_start_s=music_start_s,
+        envelope_path=envelope_path if volume > 0 else None,
+        target_lufs=target_lufs,
+        true_peak_dbtp=true_peak_dbtp,
+    )
+    if plan.music_path is not None:
+        gain = music_gain_db(
+            volume,
+            voice_lufs=measure_loudness(voice_path).integrated_lufs,
+            music_lufs=measure_loudness(plan.music_path).integrated_lufs,
+        )
+        plan = replace(plan, music_gain_db=gain)
+    return normalise(plan)
+
+
+def normalise(plan: MixPlan) -> MixPlan:
+    """Find the gain that brings the limited mix to the target loudness (two audio-only passes)."""
+    loudness = measure_mix(plan, normalised=False)
+    if not math.isfinite(loudness.integrated_lufs):
+        return replace(plan, gain_db=0.0, loudness=loudness)  # silence stays silence
+    plan = replace(plan, gain_db=plan.target_lufs - loudness.integrated_lufs)
+    for _ in range(GAIN_PASSES):
+        loudness = measure_mix(plan, normalised=True)
+        error = plan.target_lufs - loudness.integrated_lufs
+        plan = replace(plan, loudness=loudness)
+        if abs(error) < 0.2:
+            break
+        plan = replace(plan, gain_db=plan.gain_db + error)
+    return plan
+
+
+def add_inputs(plan: MixPlan) -> tuple[ffm.nodes.FilterableStream, ...]:
+    """Declare the mix's input files on an ffmpeg-python graph: voice, then music and envelope."""
+    streams = [ffm.input(os.fspath(plan.voice_path)).audio]
+    if plan.music_path is not None:
+        # -stream_loop: a short custom track repeats instead of ending the music early.
+        streams.append(ffm.input(os.fspath(plan.music_path), stream_loop=-1).audio)
+        if plan.envelope_path is not None:
+            streams.append(ffm.input(os.fspath(plan.envelope_path)).audio)
+    return tuple(streams)
+
+
+def _stereo(stream):
+    return stream.filter("channelmap", map="FC-FL|FC-FR", channel_layout="stereo")
+
+
+def audio_graph(plan: MixPlan, inputs: tuple, *, normalised: bool = True):
+    """The mixed 48 kHz stereo audio stream built from `add_inputs` streams."""
+    voice = (
+        inputs[0]
+        .filter("aresample", SAMPLE_RATE)
+        .filter("aformat", sample_fmts="fltp", channel_layouts="mono")
+        .filter("acompressor", **VOICE_COMPRESSOR)
+    )
+    voice = _stereo(voice).filter("apad").filter("atrim", duration=f"{plan.duration_s:.3f}")
+    mixed = voice
+    if plan.music_path is not None:
+        music = (
+            inputs[1]
+            .filter("atrim", start=f"{plan.music_start_s:.3f}")
+            .filter("asetpts", "PTS-STARTPTS")
+            .filter("aresample", SAMPLE_RATE)
+            .filter("aformat", sample_fmts="fltp", channel_layouts="stereo")
+            .filter("volume", f"{plan.music_gain_db:.2f}dB")
+        )
+        if plan.envelope_path is not None:
+            envelope = (
+                inputs[2]
+                .filter("aresample", SAMPLE_RATE)
+                .filter("aformat", sample_fmts="fltp", channel_layouts="mono")
+            )
+            music = ffm.filter([music, _stereo(envelope)], "amultiply")
+        music = music.filter("atrim", duration=f"{plan.duration_s:.3f}")
+        mixed = ffm.filter([voice, music], "amix", inputs=2, normalize=0, duration="first")
+    if not normalised:
+        return mixed
+    ceiling = 10 ** ((plan.true_peak_dbtp - TRUE_PEAK_MARGIN_DB) / 20)
+    return (
+        mixed.filter("volume", f"{plan.gain_db:.2f}dB")
+        .filter("aresample", OVERSAMPLED_RATE)
+        .filter("alimiter", limit=f"{ceiling:.4f}", attack=1, release=50, level=0, latency=1)
+        .filter("aresample", SAMPLE_RATE)
+    )
+
+
+def measure_mix(plan: MixPlan, *, normalised: bool) -> Loudness:
+    """EBU R128 loudness of the mix the render would produce (an audio-only ffmpeg pass)."""
+    graph = audio_graph(plan, add_inputs(plan), normalised=normalised)
+    out = ffm.output(graph.filter("ebur128", peak="true", framelog="quiet"), "-", format="null")
+    return parse_ebur128(ffmpeg.run(out.get_args()))

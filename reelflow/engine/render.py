@@ -1,0 +1,208 @@
+"""One ffmpeg process, one filter graph: background, camera motion, captions, audio mix, encode.
+
+The background is decoded once (a still image is scaled once and then looped as a frame, never
+re-decoded), moved by ``zoompan`` on its own pixels, captioned by libass with the bundled fonts,
+and encoded to H.264 High / yuv420p / BT.709 with AAC 48 kHz stereo and ``+faststart``. The
+poster JPEG comes out of the same process. Outputs appear atomically or not at all.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import ffmpeg as ffm
+
+from reelflow.engine import ffmpeg
+from reelflow.engine.background import Background, background_stream
+from reelflow.engine.effects import CameraMotion, zoompan_args
+from reelflow.engine.encoding import EncoderChoice, choose_encoder, video_codec_args
+from reelflow.engine.errors import InputError, MediaError
+from reelflow.engine.fonts import fonts_dir
+from reelflow.engine.mix import MixPlan, add_inputs, audio_graph
+from reelflow.presets import PlatformPreset, QualityPreset
+
+MAX_SIZE_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class RenderJob:
+    """Everything one render needs, already planned by the earlier steps."""
+
+    mix: MixPlan
+    background: Background
+    camera: CameraMotion
+    quality: QualityPreset
+    platform: PlatformPreset
+    captions_path: Path | None = None
+    encoder: Literal["auto", "libx264", "nvenc"] = "auto"
+    allow_gpu: bool = True
+    max_file_size_mb: float | None = None
+    poster_time_s: float | None = None
+    threads: int = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.mix.duration_s
+
+    @property
+    def size_cap_bytes(self) -> int:
+        cap_mb = self.platform.max_file_size_mb
+        if self.max_file_size_mb is not None:
+            cap_mb = min(cap_mb, self.max_file_size_mb)
+        return int(cap_mb * 1_000_000)
+
+
+@dataclass(frozen=True)
+class RenderResult:
+    """What the render produced and how."""
+
+    video_path: Path
+    poster_path: Path
+    encoder: str
+    duration_s: float
+    size_bytes: int
+    video_kbps_cap: int
+    attempts: int
+
+
+def render(
+    job: RenderJob,
+    out_path: Path,
+    *,
+    poster_path: Path | None = None,
+    on_progress: ffmpeg.ProgressCallback | None = None,
+) -> RenderResult:
+    """Render `job` to `out_path` (MP4) and a poster JPEG beside it.
+
+    The video bitrate is capped so the file fits the platform's (or the job's) size cap; if an
+    encode still comes out too big it is redone with a proportionally lower cap. With encoder
+    ``auto`` a failed NVENC encode falls back to libx264 once.
+    """
+    out_path = Path(out_path)
+    poster_path = Path(poster_path) if poster_path else out_path.with_suffix(".jpg")
+    choice = choose_encoder(job.encoder, allow_gpu=job.allow_gpu)
+    video_kbps = initial_video_kbps(job)
+    attempts = 0
+    while True:
+        attempts += 1
+        try:
+            size = _encode_once(job, choice, video_kbps, out_path, poster_path, on_progress)
+        except MediaError:
+            if choice.codec == "libx264" or job.encoder != "auto":
+                raise
+            choice = choose_encoder("libx264", allow_gpu=False)  # GPU fell over: CPU fallback
+            continue
+        if size <= job.size_cap_bytes:
+            break
+        if attempts >= MAX_SIZE_ATTEMPTS:
+            out_path.unlink(missing_ok=True)
+            raise MediaError(
+                f"could not fit {job.duration_s:.1f} s into {job.size_cap_bytes / 1e6:.1f} MB "
+                f"after {attempts} attempts"
+            )
+        video_kbps = max(50, int(video_kbps * job.size_cap_bytes / size * 0.9))
+    return RenderResult(
+        video_path=out_path,
+        poster_path=poster_path,
+        encoder=choice.codec,
+        duration_s=job.duration_s,
+        size_bytes=out_path.stat().st_size,
+        video_kbps_cap=video_kbps,
+        attempts=attempts,
+    )
+
+
+def initial_video_kbps(job: RenderJob) -> int:
+    """Highest video bitrate that keeps the file under the size cap (and the quality's ceiling)."""
+    # 3 % for container overhead; the audio bitrate is constant.
+    budget_kbps = job.size_cap_bytes * 8 / 1000 * 0.97 / job.duration_s - job.quality.audio_kbps
+    if budget_kbps < 100:
+        needed_mb = (100 + job.quality.audio_kbps) * job.duration_s / 8 / 1000 / 0.97
+        raise InputError(
+            f"{job.size_cap_bytes / 1e6:g} MB is too small for a {job.duration_s:.1f} s reel "
+            f"(needs at least {needed_mb:.1f} MB)",
+            field="max_file_size_mb",
+        )
+    return int(min(job.quality.max_video_kbps, budget_kbps))
+
+
+def _encode_once(
+    job: RenderJob,
+    choice: EncoderChoice,
+    video_kbps: int,
+    out_path: Path,
+    poster_path: Path,
+    on_progress: ffmpeg.ProgressCallback | None,
+) -> int:
+    with ffmpeg.atomic_output(out_path) as tmp_video, ffmpeg.atomic_output(poster_path) as tmp_jpg:
+        args = build_command(job, choice, video_kbps, tmp_video, tmp_jpg)
+        ffmpeg.run(
+            args,
+            duration_s=job.duration_s,
+            on_progress=on_progress,
+            timeout_s=max(600.0, job.duration_s * 60),
+        )
+        size = tmp_video.stat().st_size
+    return size
+
+
+def build_command(
+    job: RenderJob, choice: EncoderChoice, video_kbps: int, video_out: Path, poster_out: Path
+) -> list[str]:
+    """The ffmpeg arguments (without the binary) of the single render pass."""
+    q = job.quality
+    video = background_stream(job.background, width=q.width, height=q.height, fps=q.fps,
+                              duration_s=job.duration_s)  # fmt: skip
+    if job.camera.is_static or job.background.kind == "color":
+        video = video.filter("scale", q.width, q.height)
+    else:
+        motion = zoompan_args(job.camera, width=q.width, height=q.height, fps=q.fps)
+        video = video.filter("zoompan", **motion)
+    if job.captions_path is not None:
+        video = video.filter(
+            "ass", filename=os.fspath(job.captions_path), fontsdir=os.fspath(fonts_dir())
+        )
+    video = video.filter(
+        "setparams", color_primaries="bt709", color_trc="bt709", colorspace="bt709", range="tv"
+    ).filter("format", "yuv420p")
+    branches = video.split()
+    main, poster = branches[0], branches[1]
+    poster_frame = round(_poster_time(job) * q.fps)
+    poster = poster.filter("select", f"eq(n,{poster_frame})")
+
+    audio = audio_graph(job.mix, add_inputs(job.mix))
+    duration = f"{job.duration_s:.3f}"
+    video_output = ffm.output(
+        main,
+        audio,
+        os.fspath(video_out),
+        t=duration,
+        format="mp4",
+        movflags="+faststart",
+        acodec="aac",
+        audio_bitrate=f"{q.audio_kbps}k",
+        ar=48_000,
+        ac=2,
+        threads=job.threads,
+        **video_codec_args(choice, q, video_kbps),
+    )
+    poster_output = ffm.output(
+        poster, os.fspath(poster_out), format="image2", vframes=1, update=1, **{"q:v": 3}
+    )
+    return ffm.merge_outputs(video_output, poster_output).get_args()
+
+
+def _poster_time(job: RenderJob) -> float:
+    if job.poster_time_s is not None:
+        return min(max(0.0, job.poster_time_s), job.duration_s - 1 / job.quality.fps)
+    # A third of the way in: past the intro, usually on a caption.
+    return max(0.0, min(job.duration_s / 3, job.duration_s - 1 / job.quality.fps))
+
+
+def expected_frames(job: RenderJob) -> int:
+    """How many video frames the render writes."""
+    return math.ceil(job.duration_s * job.quality.fps - 1e-6)
