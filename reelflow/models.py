@@ -107,7 +107,7 @@ class CaptionSpec(_Model):
     animation: Literal["wave", "typewriter", "bounce", "fade", "highlight"] = "highlight"
     words_per_caption: int = Field(default=3, ge=1, le=8)
     font: str = Field(default="Noto Sans", min_length=1, max_length=80)
-    size: int = Field(default=84, ge=24, le=200, description="Font size in px at 1080 px width.")
+    size: int = Field(default=96, ge=24, le=200, description="Font size in px at 1080 px width.")
     colours: dict[Literal["primary", "highlight", "outline", "shadow"], Colour] = Field(
         default_factory=dict
     )

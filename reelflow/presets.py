@@ -192,7 +192,7 @@ class CaptionStyle:
     animation: CaptionAnimation = "highlight"
     words_per_caption: int = 3
     font: str = "Noto Sans"
-    size_px: int = 84  # at 1080 px width; scaled with the output
+    size_px: int = 96  # at 1080 px width; scaled with the output
     colours: CaptionColours = field(default_factory=CaptionColours)
     outline_px: float = 5.0
     shadow_px: float = 2.0

@@ -72,7 +72,7 @@ def test_script_resolution_and_style_scale_with_the_output(tmp_path):
     assert (subs.info["PlayResX"], subs.info["PlayResY"]) == (str(W), str(H))
     style = subs.styles["Caption"]
     assert style.fontname == "Noto Sans" and style.bold
-    assert style.fontsize == pytest.approx(84 * W / 1080)
+    assert style.fontsize == pytest.approx(CaptionStyle().size_px * W / 1080)
     assert style.outline == pytest.approx(5 * W / 1080)
     assert (style.primarycolor.r, style.primarycolor.g, style.primarycolor.b) == (255, 255, 255)
 
