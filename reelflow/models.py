@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from reelflow.engine.errors import InputError
+from reelflow.engine.text import tokenize
 from reelflow.presets import (
     CAPTION_ANIMATION_DEFAULTS,
     EFFECTS_PRESETS,
@@ -202,6 +203,9 @@ class ReelSpec(_Model):
             raise ValueError("transcript: required with `voiceover` and must not be empty")
         if self.transcript is not None and not self.transcript:
             raise ValueError("transcript: must not be empty")
+        if not tokenize(self.text):
+            field = "transcript" if self.transcript is not None else "script"
+            raise ValueError(f"{field}: has no words to speak or show")
         return self
 
     @property

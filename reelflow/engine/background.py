@@ -74,7 +74,12 @@ def _gradient(colors, *, width, height, fps, duration_s):
             f"d={duration_s:.3f}",
             f"n={len(stops)}",
             *stops,
-            "speed=0.004",
+            # Corner to corner, turning slowly: random end points (the default) give hard bands.
+            "x0=0",
+            "y0=0",
+            f"x1={width // 4}",
+            f"y1={height // 4}",
+            "speed=0.002",
             "type=linear",
         ]
     )

@@ -32,7 +32,10 @@ VOICE_COMPRESSOR = {
 # peaks a little more, so it sits this far below the platform's ceiling.
 TRUE_PEAK_MARGIN_DB = 1.0
 OVERSAMPLED_RATE = 4 * SAMPLE_RATE
-GAIN_PASSES = 2  # the limiter takes a little loudness off: measure once more and correct
+GAIN_PASSES = 2
+# The track starts mid-bar (so a strong beat meets the first word) and ends with the voice.
+MUSIC_FADE_IN_S = 0.3
+MUSIC_FADE_OUT_S = 1.5  # the limiter takes a little loudness off: measure once more and correct
 
 
 @dataclass(frozen=True)
@@ -152,7 +155,12 @@ def audio_graph(plan: MixPlan, inputs: tuple, *, normalised: bool = True):
                 .filter("aformat", sample_fmts="fltp", channel_layouts="mono")
             )
             music = ffm.filter([music, _stereo(envelope)], "amultiply")
-        music = music.filter("atrim", duration=f"{plan.duration_s:.3f}")
+        fade_s = min(MUSIC_FADE_OUT_S, plan.duration_s / 4)
+        music = (
+            music.filter("atrim", duration=f"{plan.duration_s:.3f}")
+            .filter("afade", t="in", d=f"{min(MUSIC_FADE_IN_S, fade_s):.3f}")
+            .filter("afade", t="out", st=f"{plan.duration_s - fade_s:.3f}", d=f"{fade_s:.3f}")
+        )
         mixed = ffm.filter([voice, music], "amix", inputs=2, normalize=0, duration="first")
     if not normalised:
         return mixed
