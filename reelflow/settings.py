@@ -65,6 +65,41 @@ class Settings(BaseSettings):
         default="redis://127.0.0.1:6379/0",
         validation_alias=_env("REDIS_URL", "REDIS_URL"),
     )
+    redis_key_prefix: str = Field(
+        default="reelflow",
+        validation_alias=_env("REDIS_KEY_PREFIX"),
+        description="Prefix of every Redis key and channel, so instances can share a server.",
+    )
+    progress_ttl_s: int = Field(
+        default=7 * 24 * 3600,
+        ge=60,
+        validation_alias=_env("PROGRESS_TTL_S"),
+        description="How long task status hashes and event streams are kept in Redis.",
+    )
+    progress_stream_maxlen: int = Field(
+        default=2_000,
+        ge=10,
+        validation_alias=_env("PROGRESS_STREAM_MAXLEN"),
+        description="Events kept per task for replay (approximate trim).",
+    )
+    progress_flush_timeout_s: float = Field(
+        default=120.0,
+        ge=0,
+        validation_alias=_env("PROGRESS_FLUSH_TIMEOUT_S"),
+        description="How long a finishing run keeps retrying undelivered events before "
+        "spooling them to disk for the next process to deliver.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=_env("DATABASE_URL"),
+        description="SQLAlchemy URL of the project store; SQLite under data_dir by default.",
+    )
+    max_upload_mb: float = Field(
+        default=200.0,
+        gt=0,
+        validation_alias=_env("MAX_UPLOAD_MB"),
+        description="Largest accepted upload (voice, music, background), in MB.",
+    )
     ffmpeg_threads: int = Field(
         default=0,
         ge=0,
@@ -75,6 +110,27 @@ class Settings(BaseSettings):
     @property
     def music_dir(self) -> Path:
         return self.music_library_path or self.data_dir / "music"
+
+    @property
+    def spool_dir(self) -> Path:
+        return self.data_dir / "spool"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.data_dir / "cache"
+
+    @property
+    def results_dir(self) -> Path:
+        return self.data_dir / "results"
+
+    @property
+    def store_url(self) -> str:
+        """The project store's SQLAlchemy URL (SQLite under the data folder by default)."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'reelflow.db').resolve()}"
 
     @property
     def work_dir(self) -> Path:
