@@ -1,0 +1,145 @@
+"""Users (with hashed API tokens) and the render tasks they started."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Mapping
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from reelflow.engine.errors import InputError
+from reelflow.store import tokens
+from reelflow.store.db import Database
+from reelflow.store.schema import PLANS, Project, Task, User, new_user_id
+
+
+def clean_name(name: str) -> str:
+    """A user name with whitespace collapsed; `InputError` if blank, too long or not text."""
+    cleaned = " ".join(str(name).split())
+    if not cleaned:
+        raise InputError("must not be blank", field="name")
+    if len(cleaned) > 100:
+        raise InputError("must be at most 100 characters", field="name")
+    if any(unicodedata.category(ch)[0] == "C" for ch in cleaned):
+        raise InputError("must not contain control characters", field="name")
+    return cleaned
+
+
+class Accounts(Database):
+    """User and task queries."""
+
+    def create_user(self, name: str, *, plan: str = "standard") -> tuple[User, str]:
+        """Create a user; return it with its API token, which is not stored and not shown again."""
+        if plan not in PLANS:
+            raise InputError(f"{plan!r} is not one of {', '.join(PLANS)}", field="plan")
+        minted = tokens.mint()
+        user = User(
+            id=new_user_id(),
+            name=clean_name(name),
+            plan=plan,
+            token_id=minted.token_id,
+            token_hash=minted.digest,
+        )
+        with self.session() as session:
+            session.add(user)
+        return user, minted.token
+
+    def authenticate(self, token: str | None) -> User | None:
+        """The user holding `token`, or None for a missing, malformed, unknown or wrong token."""
+        token_id = tokens.token_id_of(token)
+        if token_id is None or token is None:
+            return None
+        with self.session() as session:
+            user = session.scalar(select(User).where(User.token_id == token_id))
+        if user is None or not tokens.matches(token, user.token_hash):
+            return None
+        return user
+
+    def get_user(self, user_id: str) -> User | None:
+        """The user with id `user_id`, or None."""
+        with self.session() as session:
+            return session.get(User, user_id)
+
+    def list_users(self) -> list[User]:
+        """Every user, oldest first."""
+        with self.session() as session:
+            return list(session.scalars(select(User).order_by(User.created_at, User.id)))
+
+    def record_task(
+        self,
+        user_id: str,
+        task_id: str,
+        *,
+        project_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        kind: str = "reel",
+        parent_id: str | None = None,
+    ) -> Task:
+        """Remember that `user_id` started task `task_id` (a flow run id).
+
+        Idempotent: recording the same id for the same user again returns the first record (a
+        retried request with the same idempotency key gets the same flow run back). `project_id`
+        must be the user's own project. `parameters` must be JSON-serialisable.
+        """
+        with self.session() as session:
+            if project_id is not None and not _owns_project(session, user_id, project_id):
+                raise InputError("no such project", field="project_id")
+            existing = session.get(Task, task_id)
+            if existing is not None:
+                return _same_owner(existing, user_id)
+        task = Task(
+            id=task_id,
+            user_id=user_id,
+            project_id=project_id,
+            parameters=dict(parameters or {}),
+            kind=kind,
+            parent_id=parent_id,
+        )
+        try:
+            with self.session() as session:
+                session.add(task)
+        except IntegrityError:
+            # Two requests raced to record the same run; the first one's row is the record.
+            with self.session() as session:
+                existing = session.get(Task, task_id)
+            if existing is None:
+                raise
+            return _same_owner(existing, user_id)
+        return task
+
+    def get_task(self, user_id: str, task_id: str) -> Task | None:
+        """The user's task `task_id`; None for unknown ids and for other users' tasks alike."""
+        with self.session() as session:
+            return session.scalar(select(Task).where(Task.id == task_id, Task.user_id == user_id))
+
+    def list_tasks(
+        self,
+        user_id: str,
+        *,
+        project_id: str | None = None,
+        parent_id: str | None = None,
+        limit: int = 100,
+    ) -> list[Task]:
+        """The user's tasks, newest first, optionally of one project or one batch."""
+        query = select(Task).where(Task.user_id == user_id)
+        if project_id is not None:
+            query = query.where(Task.project_id == project_id)
+        if parent_id is not None:
+            query = query.where(Task.parent_id == parent_id)
+        query = query.order_by(Task.created_at.desc(), Task.id).limit(max(1, min(limit, 1000)))
+        with self.session() as session:
+            return list(session.scalars(query))
+
+
+def _owns_project(session, user_id: str, project_id: str) -> bool:
+    query = select(Project.id).where(Project.id == project_id, Project.user_id == user_id)
+    return session.scalar(query) is not None
+
+
+def _same_owner(task: Task, user_id: str) -> Task:
+    if task.user_id != user_id:
+        # Flow run ids are random UUIDs; a clash across users means a forged or reused id.
+        raise InputError("task id already belongs to another user", field="task_id")
+    return task

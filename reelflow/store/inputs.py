@@ -1,0 +1,144 @@
+"""What a caller may put into a project and ask of a render, validated at the boundary.
+
+Field types and limits are borrowed from `ReelSpec` and its parts rather than restated, so a
+project can never hold a style that the renderer would refuse.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Mapping
+from typing import Any, Literal, TypeVar, get_args
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic.fields import FieldInfo
+
+from reelflow.engine.errors import InputError
+from reelflow.models import (
+    CaptionSpec,
+    Colour,
+    EffectsSpec,
+    MusicSpec,
+    ReelSpec,
+    describe_validation_error,
+)
+from reelflow.presets import CAPTION_ANIMATION_DEFAULTS
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _like(model: type[BaseModel], name: str) -> Any:
+    """A copy of `model`'s field `name` (type, default and limits) to declare a field with."""
+    return copy.copy(model.model_fields[name])
+
+
+def _annotation(model: type[BaseModel], name: str) -> Any:
+    field: FieldInfo = model.model_fields[name]
+    return field.annotation
+
+
+MusicPreset = _annotation(MusicSpec, "preset")
+Animation = _annotation(CaptionSpec, "animation")
+RenderMusic = Literal[(*get_args(MusicPreset), "custom")]  # type: ignore[valid-type]
+EffectsPreset = _annotation(EffectsSpec, "preset")
+Quality = _annotation(ReelSpec, "quality")
+Platform = _annotation(ReelSpec, "platform")
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @classmethod
+    def parse(cls: type[M], data: Mapping[str, Any] | M | None) -> M:
+        """Validate `data`; raise `InputError` naming the first bad field, listing every problem."""
+        if isinstance(data, cls):
+            return data
+        try:
+            return cls.model_validate(dict(data or {}))
+        except ValidationError as exc:
+            raise as_input_error(exc) from None
+
+
+def as_input_error(exc: ValidationError) -> InputError:
+    """One `InputError` for a pydantic error: ``field`` is the first bad field's dotted name."""
+    lines = describe_validation_error(exc)
+    field, _, first = lines[0].partition(": ")
+    if not first or " " in field:  # a model-level message, not "field: problem"
+        return InputError("; ".join(lines))
+    return InputError("; ".join([first, *lines[1:]]), field=field)
+
+
+class ProjectStyle(_Input):
+    """A project's default look and sound; each render may override parts of it."""
+
+    captions: CaptionSpec = Field(default_factory=CaptionSpec)
+    effects: EffectsSpec = Field(default_factory=EffectsSpec)
+    quality: Quality = _like(ReelSpec, "quality")
+    platform: Platform = _like(ReelSpec, "platform")
+    music_volume: float = _like(MusicSpec, "volume")
+    auto_duck: bool = _like(MusicSpec, "auto_duck")
+    voice: str = _like(ReelSpec, "voice")
+    speaking_rate_wpm: int = _like(ReelSpec, "speaking_rate_wpm")
+
+
+class ProjectInput(_Input):
+    """The fields of a project as a caller sets them (uploads by id, owned by the same user)."""
+
+    title: str = Field(min_length=1, max_length=200)
+    script: str | None = _like(ReelSpec, "script")
+    transcript: str | None = _like(ReelSpec, "transcript")
+    voice_upload_id: str | None = Field(default=None, max_length=32)
+    background_upload_ids: list[str] = Field(default_factory=list, max_length=50)
+    # Used only when there are no background uploads.
+    background_type: Literal["color", "gradient"] = "gradient"
+    background_colors: list[Colour] = Field(default_factory=list, max_length=8)
+    music_preset: MusicPreset = _like(MusicSpec, "preset")
+    music_upload_id: str | None = Field(default=None, max_length=32)
+    style: ProjectStyle = Field(default_factory=ProjectStyle)
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        title = " ".join(value.split())
+        if not title:
+            raise ValueError("must not be blank")
+        return title
+
+    @field_validator("script", "transcript", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: Any) -> Any:
+        # HTML forms send "" for an untouched field; that means "not given", not "empty text".
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("voice_upload_id", "music_upload_id", mode="before")
+    @classmethod
+    def _blank_id(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class RenderSettings(_Input):
+    """Per-render choices (the seed API's body); None keeps the project's default.
+
+    ``wave_settings`` apply when the animation is ``wave``. ``music_preset="custom"`` keeps the
+    project's uploaded track; any other preset replaces it for this render.
+    """
+
+    subtitle_animation: Animation | None = None
+    wave_settings: dict[str, float] | None = None
+    music_preset: RenderMusic | None = None
+    music_volume: float | None = Field(default=None, ge=0.0, le=1.0)
+    auto_duck: bool | None = None
+    effects_preset: EffectsPreset | None = None
+    quality: Quality | None = None
+    platform: Platform | None = None
+
+    @field_validator("wave_settings")
+    @classmethod
+    def _wave_settings(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        known = CAPTION_ANIMATION_DEFAULTS["wave"]
+        unknown = sorted(set(value or {}) - set(known))
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+        if any(v < 0 for v in (value or {}).values()):
+            raise ValueError("settings must be >= 0")
+        return value
