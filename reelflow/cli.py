@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -12,10 +13,9 @@ from rich.table import Table
 
 from reelflow import presets
 from reelflow.demo import demo_spec
-from reelflow.engine.errors import InputError, ReelflowError
+from reelflow.engine.errors import InputError
 from reelflow.models import ReelSpec, load_spec
-from reelflow.pipeline import ReelResult, run_reel
-from reelflow.settings import get_settings
+from reelflow.settings import Settings, get_settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
 console = Console(stderr=True)
@@ -28,8 +28,27 @@ def fail(message: str, code: int = 2) -> None:
     raise typer.Exit(code)
 
 
-def _render(spec: ReelSpec, out: Path) -> ReelResult:
+def _prefect_environment(settings: Settings, verbose: bool) -> None:
+    """Prefect reads its settings at import: set our defaults before the flows are imported.
+
+    Without PREFECT_API_URL the flow runs on Prefect's ephemeral local server, kept under the
+    data folder with the rest of reelflow's state.
+    """
+    if "PREFECT_HOME" not in os.environ:
+        home = (settings.data_dir / "prefect").resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        os.environ["PREFECT_HOME"] = str(home)
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+
+def _render(spec: ReelSpec, out: Path, *, verbose: bool = False, refresh: bool = False):
     settings = get_settings()
+    _prefect_environment(settings, verbose)
+    from reelflow.flows.reel import generate_reel
+    from reelflow.flows.runtime import RunContext, local_listener
+
     columns = (
         TextColumn("{task.description:<16}"),
         BarColumn(),
@@ -39,25 +58,33 @@ def _render(spec: ReelSpec, out: Path) -> ReelResult:
     with Progress(*columns, console=console, transient=not sys.stderr.isatty()) as bar:
         task = bar.add_task("starting", total=100)
 
-        def on_progress(stage: str, percent: float, details: str) -> None:
-            bar.update(task, completed=percent, description=stage)
+        def on_event(event) -> None:
+            bar.update(task, completed=event.progress, description=event.stage or event.status)
 
+        token = local_listener.set(on_event)
         try:
-            return run_reel(spec, out, settings=settings, on_progress=on_progress)
-        except InputError as exc:
+            state = generate_reel(
+                spec, RunContext(output=out.resolve(), refresh_cache=refresh), return_state=True
+            )
+        except Exception as exc:  # Prefect itself failed (e.g. no server): one line, not a dump
+            if verbose:
+                raise
             bar.stop()
-            fail(str(exc), 2)
-        except ReelflowError as exc:
-            bar.stop()
-            fail(str(exc), 1)
-    raise AssertionError("unreachable")
+            fail(f"could not run the flow: {type(exc).__name__}: {exc}", 1)
+        finally:
+            local_listener.reset(token)
+    if not state.is_completed():
+        error = state.result(raise_on_failure=False)
+        code = 2 if isinstance(error, InputError) else 1
+        fail(str(error) if isinstance(error, BaseException) else state.message or "failed", code)
+    return state.result()
 
 
-def _summary(result: ReelResult) -> None:
+def _summary(result) -> None:
     typer.echo(
-        f"{result.video_path}  {result.duration_s:.1f} s  {result.size_bytes / 1e6:.1f} MB  "
-        f"encoder {result.encoder}  words {len(result.words)} ({result.words.method})  "
-        f"poster {result.poster_path}"
+        f"{result.video}  {result.duration_s:.1f} s  {result.size_bytes / 1e6:.1f} MB  "
+        f"encoder {result.encoder}  words {result.words} ({result.timing_method})  "
+        f"poster {result.poster}"
     )
 
 
@@ -65,8 +92,10 @@ def _summary(result: ReelResult) -> None:
 def render(
     spec_file: Path = typer.Argument(..., help="Reel spec, YAML or JSON."),
     out: Path = typer.Option(None, "-o", "--out", help="Output MP4 (default out/<spec>.mp4)."),
+    no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every step."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show Prefect's logs."),
 ) -> None:
-    """Render the reel described by SPEC_FILE."""
+    """Render the reel described by SPEC_FILE (a Prefect flow run; ephemeral server if none)."""
     try:
         spec = load_spec(spec_file)
     except InputError as exc:
@@ -74,20 +103,22 @@ def render(
     for field, path in spec.input_files().items():
         if not path.is_file():
             fail(f"{field}: file not found: {path}")
-    _summary(_render(spec, out or Path("out") / f"{spec_file.stem}.mp4"))
+    target = out or Path("out") / f"{spec_file.stem}.mp4"
+    _summary(_render(spec, target, verbose=verbose, refresh=no_cache))
 
 
 @app.command()
 def demo(
     out: Path = typer.Option(Path("out/demo.mp4"), "-o", "--out", help="Output MP4."),
     quality: str = typer.Option("high", help="low, medium, high or ultra."),
+    verbose: bool = typer.Option(False, "-v", "--verbose", help="Show Prefect's logs."),
 ) -> None:
     """Render the built-in ~20 s demo reel (needs no server and no input files)."""
     try:
         spec = demo_spec(quality=quality)
     except InputError as exc:
         fail(str(exc))
-    _summary(_render(spec, out))
+    _summary(_render(spec, out, verbose=verbose))
 
 
 @app.command("presets")

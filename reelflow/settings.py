@@ -100,6 +100,18 @@ class Settings(BaseSettings):
         validation_alias=_env("MAX_UPLOAD_MB"),
         description="Largest accepted upload (voice, music, background), in MB.",
     )
+    result_storage_url: str | None = Field(
+        default=None,
+        validation_alias=_env("RESULT_STORAGE_URL"),
+        description="Where Prefect keeps task results and cache records: a folder (default "
+        "<data_dir>/results) or an fsspec URL (s3://...) shared by every worker host.",
+    )
+    inject_faults: str = Field(
+        default="",
+        validation_alias=_env("INJECT_FAULTS"),
+        description="Chaos testing only: 'task-name:N,...' makes the first N attempts of each "
+        "named task fail with a transient error.",
+    )
     ffmpeg_threads: int = Field(
         default=0,
         ge=0,

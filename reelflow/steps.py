@@ -8,6 +8,8 @@ media live as files in `out_dir`.
 
 from __future__ import annotations
 
+import os
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -15,7 +17,7 @@ from reelflow.engine import audio, captions, estimate, music, render, tts, voice
 from reelflow.engine.background import Background, check_background
 from reelflow.engine.effects import CameraMotion, plan_camera
 from reelflow.engine.errors import InputError
-from reelflow.engine.ffmpeg import probe
+from reelflow.engine.ffmpeg import atomic_output, probe
 from reelflow.engine.mix import MixPlan, plan_mix
 from reelflow.engine.text import tokenize
 from reelflow.engine.timing import WordTimings
@@ -267,3 +269,17 @@ def render_reel(
         threads=threads,
     )
     return render.render(job, out_path, on_progress=on_progress)
+
+
+def publish(result: render.RenderResult, target: Path) -> dict[str, str]:
+    """Put the video and its poster at `target` (and beside it), each atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    poster = target.with_suffix(".jpg")
+    for source, destination in ((result.video_path, target), (result.poster_path, poster)):
+        with atomic_output(destination) as tmp:
+            tmp.unlink()
+            try:
+                os.link(source, tmp)  # same disk: instant, and the cache copy stays intact
+            except OSError:
+                shutil.copy2(source, tmp)
+    return {"video": str(target), "poster": str(poster)}

@@ -1,0 +1,1 @@
+"""Prefect flows: `generate-reel` (one reel) and `generate-batch` (many, in parallel)."""

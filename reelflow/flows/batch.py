@@ -1,0 +1,128 @@
+"""The `generate-batch` flow: many reels as child flow runs, at most N at a time."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+
+from prefect import flow
+from prefect.context import get_run_context
+from prefect.deployments import arun_deployment
+from pydantic import BaseModel, Field
+
+from reelflow.flows import hooks
+from reelflow.flows.reel import generate_reel
+from reelflow.flows.runtime import RunContext, run_progress
+from reelflow.models import ReelSpec
+from reelflow.settings import get_settings
+
+
+class BatchItem(BaseModel):
+    """One reel of a batch: its spec and who it is for."""
+
+    spec: ReelSpec
+    context: RunContext = Field(default_factory=RunContext)
+
+
+class ChildResult(BaseModel):
+    task_id: str | None
+    status: str
+    video: str | None = None
+    error: str | None = None
+
+
+class BatchOutput(BaseModel):
+    task_id: str
+    children: list[ChildResult]
+
+    @property
+    def completed(self) -> int:
+        return sum(child.status == "completed" for child in self.children)
+
+
+@flow(
+    name="generate-batch",
+    on_running=[hooks.on_running],
+    on_completion=[hooks.on_completion],
+    on_failure=[hooks.on_failure],
+    on_crashed=[hooks.on_crashed],
+    on_cancellation=[hooks.on_cancellation],
+)
+async def generate_batch(
+    items: list[BatchItem],
+    context: RunContext | None = None,
+    max_parallel: int | None = None,
+    child_deployment: str | None = None,
+) -> BatchOutput:
+    """Run every item as a child `generate-reel` run, at most `max_parallel` at once.
+
+    With `child_deployment` (e.g. ``generate-reel/cpu``) children are submitted to that
+    deployment, so workers anywhere take them; otherwise they run here, in threads.
+    A failed child does not stop the others; the batch fails if any child failed.
+    """
+    context = context or RunContext()
+    settings = get_settings()
+    flow_run = get_run_context().flow_run
+    task_id = str(flow_run.id)
+    progress = run_progress(task_id, context, settings, attempt=flow_run.run_count or 1)
+    limit = asyncio.Semaphore(max(1, max_parallel or settings.max_parallel_videos))
+    finished = 0
+
+    async def one(item: BatchItem) -> ChildResult:
+        nonlocal finished
+        child_context = item.context.model_copy(
+            update={"user_id": item.context.user_id or context.user_id}
+        )
+        async with limit:
+            if child_deployment:
+                result = await _via_deployment(child_deployment, item.spec, child_context)
+            else:
+                result = await _inline(item.spec, child_context)
+        finished += 1
+        progress.reporter.milestone(
+            "batch", 100.0 * finished / len(items), f"{finished}/{len(items)} reels finished"
+        )
+        return result
+
+    children = await asyncio.gather(*(one(item) for item in items))
+    output = BatchOutput(task_id=task_id, children=list(children))
+    failed = [c for c in children if c.status != "completed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(items)} reels failed: {failed[0].error}")
+    return output
+
+
+async def _inline(spec: ReelSpec, context: RunContext) -> ChildResult:
+    # The child runs in a thread with a copy of this context, so Prefect links it as a subflow.
+    ctx = contextvars.copy_context()
+    state = await asyncio.to_thread(ctx.run, generate_reel, spec, context, return_state=True)
+    return await _child(state)
+
+
+async def _via_deployment(name: str, spec: ReelSpec, context: RunContext) -> ChildResult:
+    flow_run = await arun_deployment(
+        name,
+        parameters={
+            "spec": spec.model_dump(mode="json"),
+            "context": context.model_dump(mode="json"),
+        },
+        timeout=None,
+    )
+    return await _child(flow_run.state, str(flow_run.id))
+
+
+async def _child(state, task_id: str | None = None) -> ChildResult:
+    if state is not None and state.is_completed():
+        try:
+            result = await state.aresult()
+        except Exception:  # a child on another host may keep its result where we cannot read
+            result = None
+        video = str(result.video) if result is not None else None
+        task_id = result.task_id if result is not None else task_id
+        return ChildResult(task_id=task_id, status="completed", video=video)
+    error = None
+    if state is not None:
+        exc = await state.aresult(raise_on_failure=False)
+        error = str(exc) if isinstance(exc, BaseException) else state.message
+    status = state.type.value.lower() if state is not None else "failed"
+    return ChildResult(task_id=task_id, status=status, error=error)

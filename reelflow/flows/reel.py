@@ -1,0 +1,107 @@
+"""The `generate-reel` flow: one reel as a DAG of cached, retryable tasks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prefect import flow
+from prefect.context import get_run_context
+from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
+from pydantic import BaseModel
+
+from reelflow.flows import hooks
+from reelflow.flows.runtime import RunContext, run_progress
+from reelflow.models import ReelSpec
+from reelflow.settings import Settings, get_settings
+from reelflow.tasks import reel as t
+from reelflow.tasks.storage import result_storage
+
+# Render time per second of reel on two cores at each quality, with room to spare (timeouts).
+RENDER_SECONDS_PER_SECOND = {"low": 3, "medium": 5, "high": 10, "ultra": 60}
+
+
+class ReelOutput(BaseModel):
+    """What a finished run returns (and the `completed` event carries)."""
+
+    task_id: str
+    video: Path
+    poster: Path
+    duration_s: float
+    size_bytes: int
+    encoder: str
+    words: int
+    timing_method: str
+    music_preset: str | None
+
+
+@flow(
+    name="generate-reel",
+    on_running=[hooks.on_running],
+    on_completion=[hooks.on_completion],
+    on_failure=[hooks.on_failure],
+    on_crashed=[hooks.on_crashed],
+    on_cancellation=[hooks.on_cancellation],
+    log_prints=True,
+)
+def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutput:
+    """Voice, words, analysis, music, captions, effects, one render pass, publish."""
+    context = context or RunContext()
+    settings = get_settings()
+    flow_run = get_run_context().flow_run
+    task_id = str(flow_run.id)
+    progress = run_progress(task_id, context, settings, attempt=flow_run.run_count or 1)
+    run = _Runner(settings)
+    with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: context.refresh_cache}):
+        t.check_inputs(spec)
+        voice = run(t.prepare_voice, spec.script, spec.voiceover, spec.voice,
+                    spec.speaking_rate_wpm, spec.platform)  # fmt: skip
+        progress.milestone("voice", f"{voice.duration_s:.1f} s of voice")
+        words = run(t.align_words, voice, spec.text)
+        progress.milestone("words", f"{len(words)} words ({words.method})")
+        analysis = run(t.analyze_voice, voice, spec.text)
+        progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
+        captions = run(t.build_captions, words, spec.captions, spec.quality, spec.platform,
+                       voice.duration_s)  # fmt: skip
+        progress.milestone("captions", spec.captions.animation)
+        background = run(t.prepare_background, spec.background)
+        progress.milestone("background", spec.background.type)
+        music = run(t.prepare_music, spec.music, analysis, voice.duration_s)
+        music_analysis = run(t.analyze_music, music)
+        mix = run(t.plan_mix, voice, words, analysis, music, music_analysis, spec.music,
+                  spec.platform)  # fmt: skip
+        progress.milestone("music", music.preset or music.source)
+        camera = run(t.plan_effects, spec.effects, music_analysis, mix)
+        progress.milestone("effects", f"{camera.pulses} pulses, {camera.shakes} shakes")
+        render_timeout = 120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality]
+        result = run(
+            t.render_reel.with_options(timeout_seconds=render_timeout),
+            mix, background, camera, captions, spec.quality, spec.platform, spec.encoder,
+            settings.enable_gpu_acceleration, spec.max_file_size_mb,
+            reporter=progress,
+        )  # fmt: skip
+        progress.milestone("render", result.encoder)
+        stored = run(t.publish, result, task_id, context.output)
+        progress.milestone("stored", stored["video"])
+    return ReelOutput(
+        task_id=task_id,
+        video=Path(stored["video"]),
+        poster=Path(stored["poster"]),
+        duration_s=result.duration_s,
+        size_bytes=result.size_bytes,
+        encoder=result.encoder,
+        words=len(words),
+        timing_method=words.method,
+        music_preset=music.preset,
+    )
+
+
+class _Runner:
+    """Calls a task with this run's settings and result storage."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.storage = result_storage(settings)
+
+    def __call__(self, task, *args, **kwargs):
+        configured = task.with_options(result_storage=self.storage)
+        return configured(*args, settings=self.settings, **kwargs)

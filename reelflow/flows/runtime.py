@@ -1,0 +1,110 @@
+"""How a flow run calls its tasks: shared options, result storage and progress.
+
+Prefect's hooks only receive ``(flow, flow_run, state)``, so the run's progress reporter is kept
+in a small per-process registry keyed by flow-run id; hooks in the same process reuse its
+sequence numbers, and a crash hook in another process continues from Redis' last sequence.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextvars import ContextVar
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from reelflow.progress.artifact import PrefectArtifactSink
+from reelflow.progress.redis_sink import RedisProgressSink
+from reelflow.progress.reporter import CallbackSink, ProgressReporter
+from reelflow.settings import Settings
+
+# Where each stage leaves the progress bar (the seed's milestones).
+MILESTONES: dict[str, float] = {
+    "voice": 10,
+    "words": 20,
+    "voice_analysis": 30,
+    "captions": 40,
+    "background": 50,
+    "music": 60,
+    "effects": 70,
+    "render": 90,
+    "stored": 100,
+}
+
+# A listener the CLI sets before running a flow in-process: it draws the terminal bar.
+local_listener: ContextVar[Callable[[Any], None] | None] = ContextVar(
+    "reelflow_local_listener", default=None
+)
+
+
+class RunContext(BaseModel):
+    """Who a run is for and where its video goes (the flow's second parameter)."""
+
+    user_id: str | None = Field(default=None, max_length=64)
+    project_id: str | None = Field(default=None, max_length=64)
+    output: Path | None = Field(default=None, description="Default: <data>/outputs/<run id>/")
+    refresh_cache: bool = Field(default=False, description="Recompute every step.")
+
+
+class RunProgress:
+    """A flow run's progress: milestones, the render's own progress, lifecycle events."""
+
+    def __init__(self, reporter: ProgressReporter) -> None:
+        self.reporter = reporter
+
+    def milestone(self, stage: str, details: str = "") -> None:
+        self.reporter.milestone(stage, MILESTONES[stage], details)
+
+    def render_fraction(self, fraction: float) -> None:
+        span = MILESTONES["render"] - MILESTONES["effects"]
+        self.reporter.progress("render", MILESTONES["effects"] + span * fraction, "encoding")
+
+    def close(self) -> None:
+        self.reporter.close()
+
+
+_runs: dict[str, RunProgress] = {}
+_runs_lock = threading.Lock()
+
+
+def run_progress(
+    task_id: str, context: RunContext, settings: Settings, *, attempt: int = 1
+) -> RunProgress:
+    """The progress of flow run `task_id` in this process (created on first use).
+
+    `attempt` is the flow run's run count: a resubmitted run reopens its finished status.
+    """
+    with _runs_lock:
+        existing = _runs.get(task_id)
+        if existing is not None:
+            return existing
+        sinks: list = []
+        start_seq = 0
+        if context.user_id is not None:
+            redis_sink = RedisProgressSink(settings)
+            start_seq = redis_sink.last_seq(task_id)
+            sinks.append(redis_sink)
+        sinks.append(PrefectArtifactSink())  # a no-op outside a run context
+        listener = local_listener.get()
+        if listener is not None:
+            sinks.append(CallbackSink(listener))
+        reporter = ProgressReporter(
+            task_id,
+            context.user_id,
+            sinks,
+            min_interval_s=settings.progress_update_interval,
+            start_seq=start_seq,
+            attempt=max(1, attempt),
+        )
+        _runs[task_id] = RunProgress(reporter)
+        return _runs[task_id]
+
+
+def finish_run(task_id: str) -> None:
+    """Flush and forget a run's progress (after its final status was reported)."""
+    with _runs_lock:
+        progress = _runs.pop(task_id, None)
+    if progress is not None:
+        progress.close()

@@ -1,0 +1,1 @@
+"""Thin Prefect tasks around the reel's steps: caching, retries, timeouts, progress."""

@@ -1,0 +1,139 @@
+"""Content-keyed caching for reel tasks.
+
+Prefect's default policy caches within one run, and hashes a `Path` as its string (same path,
+new bytes: a stale hit). Here a task's key is the digest of the values it reads, with every
+file replaced by the digest of its bytes, plus the digest of the task's source. Each key owns
+a folder under ``<data_dir>/cache/<task>/<key>``; a key whose folder lost its completion mark
+(files deleted, a crash mid-write) is not reused.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import functools
+import hashlib
+import inspect
+import json
+import os
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect.cache_policies import CacheKeyFnPolicy, CachePolicy
+from pydantic import BaseModel
+
+COMPLETE_MARK = ".complete"
+# Parameters that say where or how to work, not what to compute.
+NOT_CONTENT = frozenset({"settings", "reporter", "out_dir", "refresh"})
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_digest(path: str, size: int, mtime_ns: int) -> str:
+    # Keyed by size and mtime too, so an edited file is hashed again.
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def file_digest(path: Path) -> str:
+    """SHA-256 of a file's bytes ("missing:<path>" if it does not exist)."""
+    try:
+        st = path.stat()
+    except OSError:
+        return f"missing:{path}"
+    return _file_digest(os.fspath(path), st.st_size, st.st_mtime_ns)
+
+
+def canonical(value: Any) -> Any:
+    """A JSON-able form of `value` in which every file is its content digest."""
+    if isinstance(value, Path):
+        return {"file": file_digest(value)} if value.suffix or value.is_file() else str(value)
+    if isinstance(value, BaseModel):
+        return canonical(dict(value))
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
+    if isinstance(value, list | tuple | set | frozenset):
+        items = [canonical(v) for v in value]
+        return sorted(items, key=json.dumps) if isinstance(value, set | frozenset) else items
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, float):
+        return round(value, 6)
+    if value is None or isinstance(value, str | int | bool):
+        return value
+    return repr(value)
+
+
+def content_key(task_name: str, parameters: dict[str, Any]) -> str:
+    """Digest of a task's content parameters (files by their bytes)."""
+    content = {k: canonical(v) for k, v in parameters.items() if k not in NOT_CONTENT}
+    blob = json.dumps({"task": task_name, "inputs": content}, sort_keys=True, default=repr)
+    return hashlib.sha256(blob.encode()).hexdigest()[:32]
+
+
+def step_dir(cache_root: Path, task_name: str, parameters: dict[str, Any]) -> Path:
+    """The folder that holds the files of this task run's result."""
+    return cache_root / task_name / content_key(task_name, parameters)
+
+
+def mark_complete(folder: Path) -> None:
+    """Record that every file of `folder` was written (the result may be reused)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / COMPLETE_MARK).touch()
+
+
+@functools.lru_cache(maxsize=256)
+def _source_digest(fn) -> str:
+    try:
+        source = inspect.getsource(fn)
+    except (OSError, TypeError):
+        source = fn.__qualname__
+    return hashlib.sha256(source.encode()).hexdigest()[:16]
+
+
+def _key_fn(context, parameters: dict[str, Any]) -> str:
+    # The task's own source is part of the key (like TASK_SOURCE), so editing a task
+    # invalidates its cache; kept in this one key so the record is stored under exactly it.
+    name = context.task.name
+    key = f"{content_key(name, parameters)}{_source_digest(context.task.fn)}"
+    settings = parameters.get("settings")
+    folder = settings.cache_dir / name / content_key(name, parameters) if settings else None
+    if folder is None or (folder / COMPLETE_MARK).exists():
+        return key
+    from reelflow.tasks.storage import has_record  # needs a Prefect server: only here
+
+    if has_record(settings, key):
+        # A result is recorded but the files behind it are gone: do not reuse it.
+        return f"{key}-rebuild-{uuid.uuid4().hex}"
+    return key
+
+
+def media_cache_policy() -> CachePolicy:
+    """Content digest of the inputs plus the task's own source code."""
+    return CacheKeyFnPolicy(cache_key_fn=_key_fn)
+
+
+def files_of(values: Iterable[Any]) -> list[Path]:
+    """Every path inside `values` (dataclasses, models, containers), for checks and clean-up."""
+    found: list[Path] = []
+    for value in values:
+        if isinstance(value, Path):
+            found.append(value)
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+            found += files_of(getattr(value, f.name) for f in dataclasses.fields(value))
+        elif isinstance(value, BaseModel):
+            found += files_of(dict(value).values())
+        elif isinstance(value, dict):
+            found += files_of(value.values())
+        elif isinstance(value, list | tuple):
+            found += files_of(value)
+    return found

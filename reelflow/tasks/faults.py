@@ -1,0 +1,24 @@
+"""Deliberate transient failures for reliability tests (off unless REELFLOW_INJECT_FAULTS)."""
+
+from __future__ import annotations
+
+from prefect.context import TaskRunContext
+
+from reelflow.engine.errors import MediaError
+from reelflow.settings import Settings
+
+
+def maybe_fail(settings: Settings) -> None:
+    """Fail this attempt if the settings ask for it (e.g. ``render-reel:1`` fails attempt 1)."""
+    if not settings.inject_faults:
+        return
+    ctx = TaskRunContext.get()
+    if ctx is None:
+        return
+    for item in settings.inject_faults.split(","):
+        name, _, count = item.strip().partition(":")
+        if name == ctx.task.name and ctx.task_run.run_count <= int(count or 1):
+            raise MediaError(
+                f"injected transient failure in {name} (attempt {ctx.task_run.run_count})",
+                transient=True,
+            )

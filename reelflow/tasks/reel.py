@@ -1,0 +1,188 @@
+"""Thin Prefect tasks: caching, retries and progress around one step each.
+
+Every task takes the spec fields its step reads plus `settings` (where to work, excluded from the
+cache key), writes its files into its own content-addressed folder and marks it complete.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.context import TaskRunContext
+
+from reelflow import steps
+from reelflow.engine.background import Background
+from reelflow.engine.effects import CameraMotion
+from reelflow.engine.mix import MixPlan
+from reelflow.engine.music import MusicAnalysis
+from reelflow.engine.render import RenderResult
+from reelflow.engine.timing import WordTimings
+from reelflow.engine.voice import VoiceAnalysis
+from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec, MusicSpec, ReelSpec
+from reelflow.settings import Settings
+from reelflow.tasks.caching import mark_complete, media_cache_policy, step_dir
+from reelflow.tasks.faults import maybe_fail
+from reelflow.tasks.retries import RETRIES, RETRY_DELAYS, RETRY_JITTER, is_transient
+
+CACHED: dict[str, Any] = {
+    "cache_policy": media_cache_policy(),
+    "persist_result": True,
+    "retries": RETRIES,
+    "retry_delay_seconds": RETRY_DELAYS,
+    "retry_jitter_factor": RETRY_JITTER,
+    "retry_condition_fn": is_transient,
+}
+
+
+def _folder(settings: Settings) -> Path:
+    ctx = TaskRunContext.get()
+    folder = step_dir(settings.cache_dir, ctx.task.name, ctx.parameters)
+    folder.mkdir(parents=True, exist_ok=True)
+    maybe_fail(settings)
+    return folder
+
+
+@task(name="check-inputs", cache_policy=NO_CACHE, timeout_seconds=120)
+def check_inputs(spec: ReelSpec) -> None:
+    """Probe every input file before any work (bad input fails here, never retried)."""
+    steps.check_inputs(spec)
+
+
+@task(name="prepare-voice", timeout_seconds=300, **CACHED)
+def prepare_voice(
+    script: str | None,
+    voiceover: Path | None,
+    voice_name: str,
+    rate_wpm: int,
+    platform: str,
+    *,
+    settings: Settings,
+) -> steps.PreparedVoice:
+    folder = _folder(settings)
+    voice = steps.prepare_voice(
+        script=script, voiceover=voiceover, voice_name=voice_name, rate_wpm=rate_wpm,
+        platform=platform, out_dir=folder,
+    )  # fmt: skip
+    mark_complete(folder)
+    return voice
+
+
+@task(name="align-words", timeout_seconds=600, **CACHED)
+def align_words(voice: steps.PreparedVoice, transcript: str, *, settings: Settings) -> WordTimings:
+    mark_complete(_folder(settings))
+    return steps.time_words(voice, transcript=transcript)
+
+
+@task(name="analyze-voice", timeout_seconds=300, **CACHED)
+def analyze_voice(voice: steps.PreparedVoice, transcript: str, *, settings: Settings):
+    mark_complete(_folder(settings))
+    return steps.analyze_voice(voice, transcript=transcript)
+
+
+@task(name="prepare-background", timeout_seconds=120, **CACHED)
+def prepare_background(spec: BackgroundSpec, *, settings: Settings) -> Background:
+    mark_complete(_folder(settings))
+    return steps.prepare_background(spec)
+
+
+@task(name="prepare-music", timeout_seconds=600, **CACHED)
+def prepare_music(
+    spec: MusicSpec, analysis: VoiceAnalysis, duration_s: float, *, settings: Settings
+) -> steps.PreparedMusic:
+    folder = _folder(settings)
+    music = steps.prepare_music(
+        spec, analysis=analysis, duration_s=duration_s, cache_dir=settings.music_dir,
+        out_dir=folder,
+    )  # fmt: skip
+    mark_complete(folder)
+    return music
+
+
+@task(name="analyze-music", timeout_seconds=600, **CACHED)
+def analyze_music(music: steps.PreparedMusic, *, settings: Settings) -> MusicAnalysis | None:
+    mark_complete(_folder(settings))
+    return steps.analyze_music(music)
+
+
+@task(name="plan-mix", timeout_seconds=600, **CACHED)
+def plan_mix(
+    voice: steps.PreparedVoice,
+    words: WordTimings,
+    analysis: VoiceAnalysis,
+    music: steps.PreparedMusic,
+    music_analysis: MusicAnalysis | None,
+    spec: MusicSpec,
+    platform: str,
+    *,
+    settings: Settings,
+) -> MixPlan:
+    folder = _folder(settings)
+    mix = steps.plan_audio_mix(
+        voice, words, analysis, music, music_analysis, spec, platform=platform, out_dir=folder
+    )
+    mark_complete(folder)
+    return mix
+
+
+@task(name="build-captions", timeout_seconds=120, **CACHED)
+def build_captions(
+    words: WordTimings,
+    spec: CaptionSpec,
+    quality: str,
+    platform: str,
+    duration_s: float,
+    *,
+    settings: Settings,
+) -> Path:
+    folder = _folder(settings)
+    path = steps.build_captions(
+        words, spec, quality=quality, platform=platform, duration_s=duration_s, out_dir=folder
+    )
+    mark_complete(folder)
+    return path
+
+
+@task(name="plan-effects", timeout_seconds=60, **CACHED)
+def plan_effects(
+    spec: EffectsSpec, music_analysis: MusicAnalysis | None, mix: MixPlan, *, settings: Settings
+) -> CameraMotion:
+    mark_complete(_folder(settings))
+    return steps.plan_effects(spec, music_analysis, mix)
+
+
+@task(name="render-reel", **CACHED)
+def render_reel(
+    mix: MixPlan,
+    background: Background,
+    camera: CameraMotion,
+    captions: Path,
+    quality: str,
+    platform: str,
+    encoder: str,
+    allow_gpu: bool,
+    max_file_size_mb: float | None,
+    *,
+    settings: Settings,
+    reporter=None,
+) -> RenderResult:
+    folder = _folder(settings)
+    result = steps.render_reel(
+        mix, background, camera, captions,
+        quality=quality, platform=platform, encoder=encoder, allow_gpu=allow_gpu,
+        max_file_size_mb=max_file_size_mb, out_path=folder / "reel.mp4",
+        threads=settings.ffmpeg_threads,
+        on_progress=reporter.render_fraction if reporter is not None else None,
+    )  # fmt: skip
+    mark_complete(folder)
+    return result
+
+
+@task(name="publish", cache_policy=NO_CACHE, retries=RETRIES, retry_condition_fn=is_transient)
+def publish(
+    result: RenderResult, task_id: str, output: Path | None, *, settings: Settings
+) -> dict[str, str]:
+    """Store the video and poster where the user expects them (atomically)."""
+    return steps.publish(result, output or settings.output_dir / task_id / "reel.mp4")
