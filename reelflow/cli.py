@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 import sys
 from pathlib import Path
@@ -11,7 +13,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelflow import presets
+from reelflow import presets, steps
 from reelflow.demo import demo_spec
 from reelflow.engine.errors import InputError
 from reelflow.models import ReelSpec, load_spec
@@ -43,7 +45,24 @@ def _prefect_environment(settings: Settings, verbose: bool) -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
+@contextlib.contextmanager
+def _quiet_prefect(verbose: bool):
+    """Prefect logs task failures with tracebacks; the CLI reports a failure in one line."""
+    logger = logging.getLogger("prefect")
+    level = logger.level
+    if not verbose:
+        logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def _render(spec: ReelSpec, out: Path, *, verbose: bool = False, refresh: bool = False):
+    try:
+        steps.check_inputs(spec)  # bad files fail here, before Prefect starts
+    except InputError as exc:
+        fail(str(exc), 2)
     settings = get_settings()
     _prefect_environment(settings, verbose)
     from reelflow.flows.reel import generate_reel
@@ -63,9 +82,12 @@ def _render(spec: ReelSpec, out: Path, *, verbose: bool = False, refresh: bool =
 
         token = local_listener.set(on_event)
         try:
-            state = generate_reel(
-                spec, RunContext(output=out.resolve(), refresh_cache=refresh), return_state=True
-            )
+            with _quiet_prefect(verbose):
+                state = generate_reel(
+                    spec,
+                    RunContext(output=out.resolve(), refresh_cache=refresh),
+                    return_state=True,
+                )
         except Exception as exc:  # Prefect itself failed (e.g. no server): one line, not a dump
             if verbose:
                 raise
@@ -161,15 +183,53 @@ def list_presets() -> None:
     out.print(table)
 
 
-def _register_optional_commands() -> None:
+@app.command()
+def up(
+    port: int = typer.Option(8000, "--port", help="Port of the reelflow API and web viewer."),
+    prefect_port: int = typer.Option(4200, "--prefect-port", help="Port of the Prefect UI/API."),
+    host: str = typer.Option("127.0.0.1", "--host"),
+    database_url: str = typer.Option(
+        None, "--database-url", help="Prefect's database (default: SQLite under the data folder)."
+    ),
+    no_api: bool = typer.Option(False, "--no-api", help="Start Prefect and workers only."),
+) -> None:
+    """Start the local stack: Prefect server, pools, deployments, one worker per pool, the API.
+
+    Ctrl-C stops everything it started.
+    """
+    import time
+
+    from reelflow.deployments.stack import Stack, StackConfig
+
+    settings = get_settings()
+    config = StackConfig(
+        host=host,
+        prefect_port=prefect_port,
+        api_port=None if no_api else port,
+        database_url=database_url or settings.prefect_database_url,
+    )
+    stack = Stack(settings, config)
     try:
-        from reelflow.commands.align import align
-    except ImportError:  # pragma: no cover - present once the alignment module lands
-        return
-    app.command("align")(align)
+        stack.start(log=lambda line: console.print(f"[green]up[/] {line}", highlight=False))
+        console.print("[green]up[/] ready - Ctrl-C to stop", highlight=False)
+        while (dead := stack.failed()) is None:
+            time.sleep(1)
+        console.print(f"[red]{dead} exited; see {settings.data_dir / 'logs' / dead}.log")
+    except KeyboardInterrupt:
+        console.print("stopping...")
+    except Exception as exc:
+        console.print(f"[bold red]error:[/] {exc}")
+    finally:
+        stack.stop()
 
 
-_register_optional_commands()
+def _register_sub_commands() -> None:
+    from reelflow.commands.users import app as users_app
+
+    app.add_typer(users_app, name="users", help="Create and list API users.")
+
+
+_register_sub_commands()
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -100,6 +100,12 @@ class Settings(BaseSettings):
         validation_alias=_env("MAX_UPLOAD_MB"),
         description="Largest accepted upload (voice, music, background), in MB.",
     )
+    prefect_database_url: str | None = Field(
+        default=None,
+        validation_alias=_env("PREFECT_DATABASE_URL"),
+        description="Database of the Prefect server `reelflow up` starts (postgresql+asyncpg://"
+        "...); SQLite under data_dir when unset. Use PostgreSQL for concurrent runs.",
+    )
     result_storage_url: str | None = Field(
         default=None,
         validation_alias=_env("RESULT_STORAGE_URL"),

@@ -253,6 +253,7 @@ def render_reel(
     max_file_size_mb: float | None,
     out_path: Path,
     threads: int = 0,
+    timeout_s: float | None = None,
     on_progress=None,
 ) -> render.RenderResult:
     """The single ffmpeg pass that produces the MP4 and its poster."""
@@ -267,6 +268,7 @@ def render_reel(
         allow_gpu=allow_gpu,
         max_file_size_mb=max_file_size_mb,
         threads=threads,
+        timeout_s=timeout_s,
     )
     return render.render(job, out_path, on_progress=on_progress)
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import redis
 
 from reelflow.settings import Settings
 from tests import mediatools
@@ -29,3 +33,59 @@ def bg_video(media: Path) -> Path:
 @pytest.fixture(scope="session")
 def bg_image(media: Path) -> Path:
     return mediatools.detailed_image(media / "still.png")
+
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(scope="session")
+def redis_up() -> None:
+    """Skip loudly when the shared Redis is down: tests never mock it."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        pytest.skip(
+            f"this test needs the real Redis, but Redis at 127.0.0.1:6379 is down ({exc}): "
+            "start it with `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''`"
+        )
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def rclient(redis_up: None) -> Iterator[redis.Redis]:
+    """Sync client (str responses) on the shared Redis."""
+    client = redis.Redis.from_url(REDIS_URL, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def prefix(rclient: redis.Redis) -> Iterator[str]:
+    """A key prefix of this test only; its keys are deleted afterwards."""
+    value = f"test-{uuid.uuid4().hex[:12]}"
+    yield value
+    keys = list(rclient.scan_iter(f"{value}:*", count=500))
+    if keys:
+        rclient.delete(*keys)
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real temporary Prefect server for the whole session (its API URL)."""
+    os.environ.setdefault("PREFECT_HOME", str(tmp_path_factory.mktemp("prefect-home")))
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_FLOWS_HEARTBEAT_FREQUENCY,
+        temporary_settings,
+    )
+    from prefect.testing.utilities import prefect_test_harness
+
+    # Without the heartbeat setting each flow run spends ~1 s joining its heartbeat thread.
+    with (
+        prefect_test_harness(server_startup_timeout=60),
+        temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
+    ):
+        yield PREFECT_API_URL.value()

@@ -85,7 +85,7 @@ def test_presets_lists_every_preset(run):
         assert name in result.stdout
 
 
-def test_render_spec_file(run, tmp_path):
+def test_render_spec_file(run, tmp_path, prefect_server):
     spec = write(
         tmp_path / "s.yaml",
         "script: Render me from a file.\nquality: low\nbackground: {type: color, colors: [blue]}\n"

@@ -43,6 +43,7 @@ class RenderJob:
     max_file_size_mb: float | None = None
     poster_time_s: float | None = None
     threads: int = 0
+    timeout_s: float | None = None  # of the ffmpeg pass; default scales with the duration
 
     @property
     def duration_s(self) -> float:
@@ -144,7 +145,7 @@ def _encode_once(
             args,
             duration_s=job.duration_s,
             on_progress=on_progress,
-            timeout_s=max(600.0, job.duration_s * 60),
+            timeout_s=job.timeout_s or max(600.0, job.duration_s * 60),
         )
         size = tmp_video.stat().st_size
     return size

@@ -16,7 +16,7 @@ from reelflow.settings import Settings, get_settings
 from reelflow.tasks import reel as t
 from reelflow.tasks.storage import result_storage
 
-# Render time per second of reel on two cores at each quality, with room to spare (timeouts).
+# Render time limit per second of reel at each quality: ~10x what two cores need.
 RENDER_SECONDS_PER_SECOND = {"low": 3, "medium": 5, "high": 10, "ultra": 60}
 
 
@@ -72,12 +72,11 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
         progress.milestone("music", music.preset or music.source)
         camera = run(t.plan_effects, spec.effects, music_analysis, mix)
         progress.milestone("effects", f"{camera.pulses} pulses, {camera.shakes} shakes")
-        render_timeout = 120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality]
+        render_timeout_s = 120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality]
         result = run(
-            t.render_reel.with_options(timeout_seconds=render_timeout),
-            mix, background, camera, captions, spec.quality, spec.platform, spec.encoder,
-            settings.enable_gpu_acceleration, spec.max_file_size_mb,
-            reporter=progress,
+            t.render_reel, mix, background, camera, captions, spec.quality, spec.platform,
+            spec.encoder, settings.enable_gpu_acceleration, spec.max_file_size_mb,
+            render_timeout_s, reporter=progress,
         )  # fmt: skip
         progress.milestone("render", result.encoder)
         stored = run(t.publish, result, task_id, context.output)

@@ -27,7 +27,7 @@ from pydantic import BaseModel
 
 COMPLETE_MARK = ".complete"
 # Parameters that say where or how to work, not what to compute.
-NOT_CONTENT = frozenset({"settings", "reporter", "out_dir", "refresh"})
+NOT_CONTENT = frozenset({"settings", "reporter", "out_dir", "refresh", "timeout_s"})
 
 
 @functools.lru_cache(maxsize=4096)

@@ -1,5 +1,9 @@
 """Thin Prefect tasks: caching, retries and progress around one step each.
 
+No Prefect timeouts: sync tasks run in worker threads, where Prefect cannot interrupt them.
+Long steps enforce their own limits where the work happens (the render's ffmpeg timeout scales
+with the reel's length and quality).
+
 Every task takes the spec fields its step reads plus `settings` (where to work, excluded from the
 cache key), writes its files into its own content-addressed folder and marks it complete.
 """
@@ -45,13 +49,13 @@ def _folder(settings: Settings) -> Path:
     return folder
 
 
-@task(name="check-inputs", cache_policy=NO_CACHE, timeout_seconds=120)
+@task(name="check-inputs", cache_policy=NO_CACHE)
 def check_inputs(spec: ReelSpec) -> None:
     """Probe every input file before any work (bad input fails here, never retried)."""
     steps.check_inputs(spec)
 
 
-@task(name="prepare-voice", timeout_seconds=300, **CACHED)
+@task(name="prepare-voice", **CACHED)
 def prepare_voice(
     script: str | None,
     voiceover: Path | None,
@@ -70,25 +74,25 @@ def prepare_voice(
     return voice
 
 
-@task(name="align-words", timeout_seconds=600, **CACHED)
+@task(name="align-words", **CACHED)
 def align_words(voice: steps.PreparedVoice, transcript: str, *, settings: Settings) -> WordTimings:
     mark_complete(_folder(settings))
     return steps.time_words(voice, transcript=transcript)
 
 
-@task(name="analyze-voice", timeout_seconds=300, **CACHED)
+@task(name="analyze-voice", **CACHED)
 def analyze_voice(voice: steps.PreparedVoice, transcript: str, *, settings: Settings):
     mark_complete(_folder(settings))
     return steps.analyze_voice(voice, transcript=transcript)
 
 
-@task(name="prepare-background", timeout_seconds=120, **CACHED)
+@task(name="prepare-background", **CACHED)
 def prepare_background(spec: BackgroundSpec, *, settings: Settings) -> Background:
     mark_complete(_folder(settings))
     return steps.prepare_background(spec)
 
 
-@task(name="prepare-music", timeout_seconds=600, **CACHED)
+@task(name="prepare-music", **CACHED)
 def prepare_music(
     spec: MusicSpec, analysis: VoiceAnalysis, duration_s: float, *, settings: Settings
 ) -> steps.PreparedMusic:
@@ -101,13 +105,13 @@ def prepare_music(
     return music
 
 
-@task(name="analyze-music", timeout_seconds=600, **CACHED)
+@task(name="analyze-music", **CACHED)
 def analyze_music(music: steps.PreparedMusic, *, settings: Settings) -> MusicAnalysis | None:
     mark_complete(_folder(settings))
     return steps.analyze_music(music)
 
 
-@task(name="plan-mix", timeout_seconds=600, **CACHED)
+@task(name="plan-mix", **CACHED)
 def plan_mix(
     voice: steps.PreparedVoice,
     words: WordTimings,
@@ -127,7 +131,7 @@ def plan_mix(
     return mix
 
 
-@task(name="build-captions", timeout_seconds=120, **CACHED)
+@task(name="build-captions", **CACHED)
 def build_captions(
     words: WordTimings,
     spec: CaptionSpec,
@@ -145,7 +149,7 @@ def build_captions(
     return path
 
 
-@task(name="plan-effects", timeout_seconds=60, **CACHED)
+@task(name="plan-effects", **CACHED)
 def plan_effects(
     spec: EffectsSpec, music_analysis: MusicAnalysis | None, mix: MixPlan, *, settings: Settings
 ) -> CameraMotion:
@@ -164,6 +168,7 @@ def render_reel(
     encoder: str,
     allow_gpu: bool,
     max_file_size_mb: float | None,
+    timeout_s: float,
     *,
     settings: Settings,
     reporter=None,
@@ -173,7 +178,7 @@ def render_reel(
         mix, background, camera, captions,
         quality=quality, platform=platform, encoder=encoder, allow_gpu=allow_gpu,
         max_file_size_mb=max_file_size_mb, out_path=folder / "reel.mp4",
-        threads=settings.ffmpeg_threads,
+        threads=settings.ffmpeg_threads, timeout_s=timeout_s,
         on_progress=reporter.render_fraction if reporter is not None else None,
     )  # fmt: skip
     mark_complete(folder)

@@ -23,7 +23,7 @@ from reelflow.progress.reporter import ProgressReporter
 from reelflow.progress.spool import read_spool, write_spool
 from reelflow.settings import Settings
 from tests.progress.helpers import stream_events
-from tests.progress.redis_server import ThrowawayRedis
+from tests.redis_server import ThrowawayRedis
 
 
 def outage_settings(tmp_path: Path, server: ThrowawayRedis, flush_timeout_s: float) -> Settings:

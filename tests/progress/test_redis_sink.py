@@ -12,7 +12,7 @@ from reelflow.progress.redis_sink import RedisProgressSink
 from reelflow.progress.reporter import ProgressReporter
 from reelflow.settings import Settings
 from tests.progress.helpers import event, read_channel, stream_events
-from tests.progress.redis_server import free_port
+from tests.redis_server import free_port
 
 
 def test_events_arrive_in_order_on_channel_hash_and_stream(

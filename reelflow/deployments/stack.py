@@ -1,0 +1,149 @@
+"""The local stack behind `reelflow up`: Prefect server, pools, deployments, workers, API.
+
+Every process is a child of this one; stopping the stack (Ctrl-C) stops them all. Idle Prefect
+workers may ignore one SIGINT for minutes (shared/PREFECT-NOTES.md), so shutdown escalates to
+SIGKILL after a grace period.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from prefect.client.orchestration import PrefectClient
+
+from reelflow.deployments.pools import POOLS, ensure_pools, set_reel_concurrency
+from reelflow.settings import Settings
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+@dataclass
+class StackConfig:
+    """What `reelflow up` starts and where."""
+
+    host: str = "127.0.0.1"
+    prefect_port: int = 4200
+    api_port: int | None = 8000
+    database_url: str | None = None  # Prefect's own database; SQLite under data_dir if None
+    worker_query_s: float = 2.0
+
+
+@dataclass
+class Stack:
+    """The running children of `reelflow up`."""
+
+    settings: Settings
+    config: StackConfig
+    processes: dict[str, subprocess.Popen] = field(default_factory=dict)
+
+    @property
+    def api_url(self) -> str:
+        return f"http://{self.config.host}:{self.config.prefect_port}/api"
+
+    def environment(self) -> dict[str, str]:
+        """The environment every child shares: one data folder, one Prefect API."""
+        env = dict(os.environ)
+        home = (self.settings.data_dir / "prefect").resolve()
+        home.mkdir(parents=True, exist_ok=True)
+        env.update(
+            PREFECT_API_URL=self.api_url,
+            PREFECT_HOME=env.get("PREFECT_HOME", str(home)),
+            PREFECT_SERVER_ANALYTICS_ENABLED="false",
+            PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="false",
+            PREFECT_WORKER_QUERY_SECONDS=str(self.config.worker_query_s),
+            PREFECT_WORKER_PREFETCH_SECONDS=str(self.config.worker_query_s),
+            REELFLOW_DATA_DIR=str(self.settings.data_dir.resolve()),
+            MAX_PARALLEL_VIDEOS=str(self.settings.max_parallel_videos),
+        )
+        if self.config.database_url:
+            env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = self.config.database_url
+        return env
+
+    def start(self, log=print) -> None:
+        """Start everything and return once the API answers and the workers are up."""
+        env = self.environment()
+        prefect = str(Path(sys.executable).parent / "prefect")
+        self._spawn("prefect-server", [prefect, "server", "start", "--host", self.config.host,
+                                       "--port", str(self.config.prefect_port)], env)  # fmt: skip
+        wait_for_health(f"{self.api_url}/health", timeout_s=120)
+        log(f"Prefect server and UI: http://{self.config.host}:{self.config.prefect_port}")
+        asyncio.run(self._bootstrap())
+        log("pools gpu and cpu with queues premium (1) and standard (10)")
+        subprocess.run(
+            [prefect, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, env=env, check=True,
+            stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        asyncio.run(self._limit())
+        limit = self.settings.max_parallel_videos
+        log(f"deployments from {REPO_ROOT / 'prefect.yaml'}, at most {limit} reels at once each")
+        for pool in POOLS:
+            self._spawn(f"worker-{pool}", [prefect, "worker", "start", "--pool", pool], env)
+        log(f"workers: {', '.join(POOLS)}")
+        if self.config.api_port is not None:
+            api = [sys.executable, "-m", "uvicorn", "reelflow.api.app:create_app", "--factory",
+                   "--host", self.config.host, "--port", str(self.config.api_port)]  # fmt: skip
+            self._spawn("api", api, env)
+            wait_for_health(f"http://{self.config.host}:{self.config.api_port}/api/v1/health",
+                            timeout_s=60, accept_status=(200, 503))  # fmt: skip
+            log(f"reelflow API and viewer: http://{self.config.host}:{self.config.api_port}")
+
+    async def _bootstrap(self) -> None:
+        # An explicit API URL: this process may have imported Prefect before it was set.
+        async with PrefectClient(api=self.api_url) as client:
+            await ensure_pools(client)
+
+    async def _limit(self) -> None:
+        async with PrefectClient(api=self.api_url) as client:
+            await set_reel_concurrency(client, self.settings.max_parallel_videos)
+
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
+        logs = self.settings.data_dir / "logs"
+        logs.mkdir(parents=True, exist_ok=True)
+        with open(logs / f"{name}.log", "ab") as out:
+            self.processes[name] = subprocess.Popen(
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def failed(self) -> str | None:
+        """The name of a child that exited on its own, if any."""
+        for name, proc in self.processes.items():
+            if proc.poll() is not None:
+                return name
+        return None
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGINT every child, then SIGKILL whatever is still running after `grace_s`."""
+        for proc in reversed(list(self.processes.values())):
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGINT)
+        deadline = time.monotonic() + grace_s
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def wait_for_health(url: str, *, timeout_s: float, accept_status=(200,)) -> None:
+    """Poll `url` until it answers with an accepted status."""
+    deadline = time.monotonic() + timeout_s
+    last = "no answer"
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code in accept_status:
+                return
+            last = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            last = str(exc)
+        time.sleep(0.3)
+    raise TimeoutError(f"{url} did not become healthy in {timeout_s:.0f} s ({last})")

@@ -1,0 +1,28 @@
+"""Read what a flow run left behind: its task runs on the Prefect server, its Redis events."""
+
+from __future__ import annotations
+
+import json
+
+import redis
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+
+def task_states(flow_run_id: str, *, field: str = "state") -> dict[str, object]:
+    """Task name (without Prefect's run suffix) -> its state name, or another attribute."""
+    with get_client(sync_client=True) as client:
+        runs = client.read_task_runs(
+            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+        )
+    out: dict[str, object] = {}
+    for run in runs:
+        name = run.name.rsplit("-", 1)[0]
+        out[name] = run.state.name if field == "state" else getattr(run, field)
+    return out
+
+
+def flow_events(client: redis.Redis, prefix: str, task_id: str) -> list[dict]:
+    """The run's events from its replay stream, in stream order."""
+    entries = client.xrange(f"{prefix}:events:{task_id}")
+    return [json.loads(fields["event"]) for _, fields in entries]
