@@ -1,0 +1,197 @@
+"""Orchestration benchmark: what Prefect costs and what caching saves.
+
+    .venv/bin/python bench/flow.py [--quality medium] [--keep]
+
+Starts its own Prefect server (SQLite, loopback) in a temporary folder, then measures:
+  direct      the reel through `reelflow.pipeline.run_reel` (engine only, no Prefect)
+  flow cold   the same reel through the `generate-reel` flow, every cache empty
+  flow cached the identical spec again (target <= 10 % of cold)
+  caption edit only the caption animation changed (target <= 60 % of cold)
+  3 reels     three different reels through a real process worker with a deployment limit
+              of 3, against the same three one after another through the same worker
+Overhead = flow cold - direct (target <= 1 s with a server running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = (
+    "Orchestration should cost nothing you can feel. Every step of this reel is a task: "
+    "the voice, the words, the music and the render. Change one thing, and only what depends "
+    "on it runs again. Everything else comes straight from the cache."
+)
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_server(home: Path, port: int) -> subprocess.Popen:
+    from reelflow.deployments.stack import wait_for_health
+
+    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    proc = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
+         "--port", str(port)],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    wait_for_health(f"http://127.0.0.1:{port}/api/health", timeout_s=120)
+    return proc
+
+
+def stop(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+def timed(fn):
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def spec_for(quality: str, **changes):
+    from reelflow.models import parse_spec
+
+    data = {
+        "script": SCRIPT,
+        "quality": quality,
+        "background": {"type": "gradient", "colors": ["#0F2027", "#8E2DE2"]},
+        "music": {"preset": "upbeat"},
+        "captions": {"animation": "highlight"},
+        "effects": {"preset": "dynamic"},
+    }
+    return parse_spec(data | changes)
+
+
+def through_worker(env: dict, specs: list, *, limit: int) -> float:
+    """Wall time for `specs` through one process worker with a deployment limit of `limit`."""
+    from prefect.client.orchestration import PrefectClient
+    from prefect.deployments import arun_deployment
+
+    from reelflow.deployments.pools import ensure_pools, set_reel_concurrency
+
+    api = env["PREFECT_API_URL"]
+
+    async def prepare() -> None:
+        async with PrefectClient(api=api) as client:
+            await ensure_pools(client)
+
+    asyncio.run(prepare())
+    subprocess.run(
+        [str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
+        cwd=ROOT, env=env, check=True, capture_output=True,
+    )  # fmt: skip
+
+    async def run_all() -> float:
+        async with PrefectClient(api=api) as client:
+            await set_reel_concurrency(client, limit)
+        start = time.perf_counter()
+        if limit > 1:
+            runs = await asyncio.gather(*(
+                arun_deployment("generate-reel/cpu", parameters={"spec": s.model_dump(mode="json")},
+                                timeout=600)
+                for s in specs
+            ))  # fmt: skip
+        else:
+            runs = []
+            for s in specs:
+                runs.append(await arun_deployment(
+                    "generate-reel/cpu", parameters={"spec": s.model_dump(mode="json")},
+                    timeout=600))  # fmt: skip
+        assert all(r.state.is_completed() for r in runs), [r.state for r in runs]
+        return time.perf_counter() - start
+
+    worker = subprocess.Popen(
+        [str(Path(sys.executable).parent / "prefect"), "worker", "start", "--pool", "cpu",
+         "--limit", "3"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    try:
+        time.sleep(3)  # let the worker register
+        return asyncio.run(run_all())
+    finally:
+        stop(worker)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quality", default="medium")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="reelflow-flowbench-") as tmp:
+        tmp_path = Path(tmp)
+        port = free_port()
+        api = f"http://127.0.0.1:{port}/api"
+        server = start_server(tmp_path / "prefect", port)
+        env = dict(
+            os.environ,
+            PREFECT_API_URL=api,
+            PREFECT_HOME=str(tmp_path / "prefect"),
+            PREFECT_LOGGING_LEVEL="WARNING",
+            PREFECT_WORKER_QUERY_SECONDS="1",
+            PREFECT_WORKER_PREFETCH_SECONDS="1",
+            REELFLOW_DATA_DIR=str(tmp_path / "data"),
+        )
+        os.environ.update(env)
+        try:
+            from reelflow.flows.reel import generate_reel
+            from reelflow.flows.runtime import RunContext
+            from reelflow.pipeline import run_reel
+            from reelflow.settings import Settings
+
+            spec = spec_for(args.quality)
+            # Warm this process (imports, librosa's JIT) so neither side pays it alone.
+            warm = Settings(data_dir=tmp_path / "warm")
+            run_reel(spec_for("low", script="Warm up."), tmp_path / "warm.mp4", settings=warm)
+
+            direct = Settings(data_dir=tmp_path / "direct")
+            direct_s, _ = timed(lambda: run_reel(spec, tmp_path / "direct.mp4", settings=direct))
+            cold_s, cold = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
+            cached_s, _ = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
+            edited = spec_for(args.quality, captions={"animation": "bounce"})
+            edit_s, _ = timed(lambda: generate_reel(edited, RunContext(), return_state=True))
+            assert cold.is_completed()
+            scripts = [f"Reel number {n}. " + SCRIPT for n in ("one", "two", "three")]
+            parallel_s = through_worker(env, [spec_for(args.quality, script=s) for s in scripts],
+                                        limit=3)  # fmt: skip
+            serial_scripts = [f"Serial reel {n}. " + SCRIPT for n in ("one", "two", "three")]
+            serial_s = through_worker(
+                env, [spec_for(args.quality, script=s) for s in serial_scripts], limit=1
+            )
+        finally:
+            stop(server)
+    print(f"reel: {args.quality}, {spec_for(args.quality).script[:30]}..., gradient, music, "
+          "highlight captions, dynamic effects")  # fmt: skip
+    rows = [
+        ("direct engine call (no Prefect)", direct_s, ""),
+        ("flow, cold", cold_s, f"overhead {cold_s - direct_s:+.2f} s (target <= 1 s)"),
+        ("flow, fully cached re-run", cached_s, f"{cached_s / cold_s:.0%} of cold (<= 10 %)"),
+        ("flow, caption-only edit", edit_s, f"{edit_s / cold_s:.0%} of cold (<= 60 %)"),
+        ("3 reels via worker, limit 3", parallel_s, ""),
+        ("3 reels via worker, one at a time", serial_s,
+         f"parallel/serial {parallel_s / serial_s:.2f}"),
+    ]  # fmt: skip
+    for name, seconds, note in rows:
+        print(f"{name:36} {seconds:8.2f} s  {note}")
+
+
+if __name__ == "__main__":
+    main()
