@@ -223,6 +223,25 @@ def up(
         stack.stop()
 
 
+@app.command()
+def deploy(
+    api_url: str = typer.Option(
+        None, "--api-url", envvar="PREFECT_API_URL", help="The Prefect API to deploy to."
+    ),
+) -> None:
+    """Create pools and queues, deploy prefect.yaml and set concurrency limits (idempotent)."""
+    from reelflow.deployments.stack import bootstrap, wait_for_health
+
+    if not api_url:
+        fail("--api-url: set it or PREFECT_API_URL (e.g. http://127.0.0.1:4200/api)")
+    settings = get_settings()
+    try:
+        wait_for_health(f"{api_url.rstrip('/')}/health", timeout_s=120)
+        bootstrap(api_url.rstrip("/"), settings, dict(os.environ), log=typer.echo)
+    except Exception as exc:
+        fail(f"deploy failed: {exc}", 1)
+
+
 def _register_sub_commands() -> None:
     from reelflow.commands.users import app as users_app
 

@@ -75,15 +75,7 @@ class Stack:
                                        "--port", str(self.config.prefect_port)], env)  # fmt: skip
         wait_for_health(f"{self.api_url}/health", timeout_s=120)
         log(f"Prefect server and UI: http://{self.config.host}:{self.config.prefect_port}")
-        asyncio.run(self._bootstrap())
-        log("pools gpu and cpu with queues premium (1) and standard (10)")
-        subprocess.run(
-            [prefect, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, env=env, check=True,
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        asyncio.run(self._limit())
-        limit = self.settings.max_parallel_videos
-        log(f"deployments from {REPO_ROOT / 'prefect.yaml'}, at most {limit} reels at once each")
+        bootstrap(self.api_url, self.settings, env, log=log)
         for pool in POOLS:
             self._spawn(f"worker-{pool}", [prefect, "worker", "start", "--pool", pool], env)
         log(f"workers: {', '.join(POOLS)}")
@@ -94,15 +86,6 @@ class Stack:
             wait_for_health(f"http://{self.config.host}:{self.config.api_port}/api/v1/health",
                             timeout_s=60, accept_status=(200, 503))  # fmt: skip
             log(f"reelflow API and viewer: http://{self.config.host}:{self.config.api_port}")
-
-    async def _bootstrap(self) -> None:
-        # An explicit API URL: this process may have imported Prefect before it was set.
-        async with PrefectClient(api=self.api_url) as client:
-            await ensure_pools(client)
-
-    async def _limit(self) -> None:
-        async with PrefectClient(api=self.api_url) as client:
-            await set_reel_concurrency(client, self.settings.max_parallel_videos)
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
         logs = self.settings.data_dir / "logs"
@@ -131,6 +114,30 @@ class Stack:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=5)
+
+
+def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) -> None:
+    """Pools and queues, `prefect deploy --all`, and the reel deployments' concurrency limit."""
+
+    async def pools() -> None:
+        # An explicit API URL: this process may have imported Prefect before it was set.
+        async with PrefectClient(api=api_url) as client:
+            await ensure_pools(client)
+
+    async def limits() -> None:
+        async with PrefectClient(api=api_url) as client:
+            await set_reel_concurrency(client, settings.max_parallel_videos)
+
+    asyncio.run(pools())
+    log("pools gpu and cpu with queues premium (1) and standard (10)")
+    prefect = str(Path(sys.executable).parent / "prefect")
+    subprocess.run(
+        [prefect, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, check=True,
+        env=env | {"PREFECT_API_URL": api_url}, stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    asyncio.run(limits())
+    limit = settings.max_parallel_videos
+    log(f"deployments from {REPO_ROOT / 'prefect.yaml'}, at most {limit} reels at once each")
 
 
 def wait_for_health(url: str, *, timeout_s: float, accept_status=(200,)) -> None:

@@ -1,0 +1,2 @@
+-- reelflow's store uses the `reelflow` database; Prefect gets a database of its own.
+CREATE DATABASE prefect OWNER reelflow;
