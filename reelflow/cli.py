@@ -243,8 +243,10 @@ def deploy(
 
 
 def _register_sub_commands() -> None:
+    from reelflow.commands.align import align
     from reelflow.commands.users import app as users_app
 
+    app.command("align")(align)
     app.add_typer(users_app, name="users", help="Create and list API users.")
 
 

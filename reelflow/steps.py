@@ -13,7 +13,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelflow.engine import audio, captions, estimate, music, render, tts, voice
+from reelflow.engine import alignment, audio, captions, music, render, tts, voice
 from reelflow.engine.background import Background, check_background
 from reelflow.engine.effects import CameraMotion, plan_camera
 from reelflow.engine.errors import InputError
@@ -36,6 +36,7 @@ class PreparedVoice:
     path: Path
     duration_s: float
     synthesized: WordTimings | None = None
+    source: Path | None = None  # the user's upload, which the aligner reads as it is
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,9 @@ def prepare_voice(
     elif voiceover is not None:
         samples = audio.load_audio(voiceover, sample_rate=VOICE_RATE, field="voiceover")
         audio.write_wav(target, samples, VOICE_RATE)
-        prepared = PreparedVoice(target, audio.duration_s(samples, VOICE_RATE))
+        prepared = PreparedVoice(
+            target, audio.duration_s(samples, VOICE_RATE), source=Path(voiceover)
+        )
     else:
         raise InputError("give either a voiceover file or a script", field="voiceover")
     limit = PLATFORM_PRESETS[platform].max_duration_s
@@ -100,13 +103,17 @@ def prepare_voice(
 
 
 def time_words(prepared: PreparedVoice, *, transcript: str) -> WordTimings:
-    """Word timings: the synthesiser's own for scripts, else estimated from speech activity."""
+    """Word timings: the synthesiser's own for scripts, forced alignment for uploaded voices.
+
+    The aligner reads the original upload (it can repair byte-slipped PCM that a resample
+    would smear) and falls back to speech-activity estimates only where alignment fails.
+    """
     if not tokenize(transcript):
         raise InputError("has no words", field="transcript")
     if prepared.synthesized is not None:
         return prepared.synthesized
-    samples = audio.load_audio(prepared.path, sample_rate=16_000)
-    return estimate.estimate_timings(samples, 16_000, tokenize(transcript))
+    source = prepared.source if prepared.source and prepared.source.is_file() else prepared.path
+    return alignment.align_file(source, transcript)
 
 
 def analyze_voice(prepared: PreparedVoice, *, transcript: str) -> voice.VoiceAnalysis:

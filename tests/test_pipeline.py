@@ -93,7 +93,7 @@ def test_caption_events_start_with_their_words(script_reel, tmp_path):
         assert min(abs(e.start - word.start_s * 1000) for e in events) <= 10
 
 
-def test_uploaded_voice_gets_estimated_timings(tmp_path, settings):
+def test_uploaded_voice_is_force_aligned(tmp_path, settings):
     voice = synthesize_to_wav("An uploaded voice, timed from its pauses.", tmp_path / "up.wav")
     m4a = tmp_path / "up.m4a"
     from reelflow.engine import ffmpeg
@@ -110,9 +110,11 @@ def test_uploaded_voice_gets_estimated_timings(tmp_path, settings):
         }
     )
     result = run_reel(spec, tmp_path / "up.mp4", settings=settings)
-    assert result.words.method == "estimated"
-    assert len(result.words) == 7
-    assert all(w.confidence < 0.5 for w in result.words.words)
+    assert result.words.method == "aligned"
+    assert [w.word for w in result.words.words] == [w.word for w in voice.words.words]
+    errors = [abs(a.start_s - b.start_s) for a, b in zip(result.words.words, voice.words.words,
+                                                          strict=True)]  # fmt: skip
+    assert sum(errors) / len(errors) < 0.05  # against the synthesiser's exact word starts
     assert abs(probe(result.video_path).duration_s - voice.duration_s) <= 0.1
 
 
