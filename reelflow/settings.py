@@ -112,6 +112,13 @@ class Settings(BaseSettings):
         description="Where Prefect keeps task results and cache records: a folder (default "
         "<data_dir>/results) or an fsspec URL (s3://...) shared by every worker host.",
     )
+    flow_heartbeat_s: int = Field(
+        default=30,
+        ge=30,
+        validation_alias=_env("FLOW_HEARTBEAT_S"),
+        description="Flow-run heartbeat period; a run silent for three periods is crashed and "
+        "resubmitted (Prefect requires at least 30 s).",
+    )
     inject_faults: str = Field(
         default="",
         validation_alias=_env("INJECT_FAULTS"),

@@ -20,6 +20,7 @@ import httpx
 from prefect.client.orchestration import PrefectClient
 
 from reelflow.deployments.pools import POOLS, ensure_pools, set_reel_concurrency
+from reelflow.deployments.recovery import ensure_recovery
 from reelflow.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -62,6 +63,7 @@ class Stack:
             PREFECT_WORKER_PREFETCH_SECONDS=str(self.config.worker_query_s),
             REELFLOW_DATA_DIR=str(self.settings.data_dir.resolve()),
             MAX_PARALLEL_VIDEOS=str(self.settings.max_parallel_videos),
+            PREFECT_FLOWS_HEARTBEAT_FREQUENCY=str(self.settings.flow_heartbeat_s),
         )
         if self.config.database_url:
             env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = self.config.database_url
@@ -123,13 +125,14 @@ def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) 
         # An explicit API URL: this process may have imported Prefect before it was set.
         async with PrefectClient(api=api_url) as client:
             await ensure_pools(client)
+            await ensure_recovery(client, heartbeat_s=settings.flow_heartbeat_s)
 
     async def limits() -> None:
         async with PrefectClient(api=api_url) as client:
             await set_reel_concurrency(client, settings.max_parallel_videos)
 
     asyncio.run(pools())
-    log("pools gpu and cpu with queues premium (1) and standard (10)")
+    log("pools gpu and cpu with queues premium (1) and standard (10); crash recovery")
     prefect = str(Path(sys.executable).parent / "prefect")
     subprocess.run(
         [prefect, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, check=True,

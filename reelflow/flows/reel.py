@@ -9,6 +9,7 @@ from prefect.context import get_run_context
 from prefect.settings import PREFECT_TASKS_REFRESH_CACHE, temporary_settings
 from pydantic import BaseModel
 
+from reelflow.deployments.recovery import MAX_ATTEMPTS
 from reelflow.flows import hooks
 from reelflow.flows.runtime import RunContext, run_progress
 from reelflow.models import ReelSpec
@@ -49,6 +50,9 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
     settings = get_settings()
     flow_run = get_run_context().flow_run
     task_id = str(flow_run.id)
+    if (flow_run.run_count or 1) > MAX_ATTEMPTS:
+        # Resubmitted after every crash so far: stop the loop (see deployments/recovery.py).
+        raise RuntimeError(f"gave up after {MAX_ATTEMPTS} attempts that crashed")
     progress = run_progress(task_id, context, settings, attempt=flow_run.run_count or 1)
     run = _Runner(settings)
     with temporary_settings({PREFECT_TASKS_REFRESH_CACHE: context.refresh_cache}):
