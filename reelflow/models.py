@@ -167,6 +167,22 @@ class EffectsSpec(_Model):
         return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
+class WordTimingSpec(_Model):
+    """One word's interval, as the user corrected it (or as a previous alignment found it)."""
+
+    word: str = Field(min_length=1, max_length=200)
+    start: float = Field(ge=0)
+    end: float = Field(gt=0)
+    confidence: float = Field(default=1.0, ge=0, le=1)
+
+
+class WordTimingsSpec(_Model):
+    """Known word timings of the voice: when given, the reel uses them instead of aligning."""
+
+    method: Literal["synthesized", "aligned", "partly_estimated", "estimated"] = "aligned"
+    words: list[WordTimingSpec] = Field(max_length=20_000)
+
+
 class ReelSpec(_Model):
     """Everything that defines one reel. A reel is a pure function of its spec and input files."""
 
@@ -182,6 +198,9 @@ class ReelSpec(_Model):
     encoder: Literal["auto", "libx264", "nvenc"] = "auto"
     max_file_size_mb: float | None = Field(
         default=None, gt=0, description="Tighter size cap than the platform's, e.g. for messaging."
+    )
+    word_timings: WordTimingsSpec | None = Field(
+        default=None, description="Known (e.g. hand-corrected) timings, one per transcript word."
     )
     voice: str = Field(default="en-us", pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
     speaking_rate_wpm: int = Field(default=165, ge=80, le=400)
@@ -203,9 +222,12 @@ class ReelSpec(_Model):
             raise ValueError("transcript: required with `voiceover` and must not be empty")
         if self.transcript is not None and not self.transcript:
             raise ValueError("transcript: must not be empty")
-        if not tokenize(self.text):
+        tokens = tokenize(self.text)
+        if not tokens:
             field = "transcript" if self.transcript is not None else "script"
             raise ValueError(f"{field}: has no words to speak or show")
+        if self.word_timings is not None:
+            _check_timings(self.word_timings.words, tokens)
         return self
 
     @property
@@ -252,6 +274,21 @@ class ReelSpec(_Model):
                 ),
             }
         )
+
+
+def _check_timings(words: list[WordTimingSpec], tokens: tuple[str, ...]) -> None:
+    if [w.word for w in words] != list(tokens):
+        raise ValueError(
+            f"word_timings: {len(words)} timings do not match the {len(tokens)} words of the "
+            "transcript (one per word, in order, spelled as in the transcript)"
+        )
+    previous_end = 0.0
+    for i, w in enumerate(words):
+        if not w.start < w.end:
+            raise ValueError(f"word_timings.words.{i}: start {w.start} is not before end {w.end}")
+        if w.start < previous_end - 1e-6:
+            raise ValueError(f"word_timings.words.{i}: starts before the previous word ends")
+        previous_end = w.end
 
 
 def describe_validation_error(exc: ValidationError) -> list[str]:

@@ -102,7 +102,7 @@ def run_reel(
             )
             music_analysis = steps.analyze_music(music)
             mix = steps.plan_audio_mix(
-                voice, words, analysis, music, music_analysis, spec.music,
+                voice, words.first_start_s, analysis, music, music_analysis, spec.music,
                 platform=spec.platform, out_dir=work,
             )  # fmt: skip
         report("music", MILESTONES["music"], music.preset or music.source)

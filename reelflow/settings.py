@@ -125,6 +125,45 @@ class Settings(BaseSettings):
         description="Chaos testing only: 'task-name:N,...' makes the first N attempts of each "
         "named task fail with a transient error.",
     )
+    api_reel_deployment: str | None = Field(
+        default=None,
+        validation_alias=_env("API_REEL_DEPLOYMENT"),
+        description="Deployment the API triggers for one reel; default generate-reel/gpu when "
+        "GPU acceleration is on and this host has an NVIDIA device, else generate-reel/cpu.",
+    )
+    api_batch_deployment: str = Field(
+        default="generate-batch/batch", validation_alias=_env("API_BATCH_DEPLOYMENT")
+    )
+    api_rate_limit_reels: int = Field(
+        default=30,
+        ge=0,
+        validation_alias=_env("API_RATE_LIMIT_REELS"),
+        description="Reels a user may start per window (a batch counts each reel); 0 = no limit.",
+    )
+    api_rate_limit_window_s: int = Field(
+        default=60, ge=1, validation_alias=_env("API_RATE_LIMIT_WINDOW_S")
+    )
+    api_cors_origins: list[str] = Field(
+        default_factory=list,
+        validation_alias=_env("API_CORS_ORIGINS"),
+        description="Origins allowed to call the API from a browser (JSON list); none by default.",
+    )
+    api_trusted_hosts: list[str] = Field(
+        default_factory=lambda: ["*"],
+        validation_alias=_env("API_TRUSTED_HOSTS", "REELFLOW_TRUSTED_HOSTS"),
+        description="Host headers the API answers (JSON list).",
+    )
+    api_max_request_mb: float | None = Field(
+        default=None,
+        gt=0,
+        validation_alias=_env("API_MAX_REQUEST_MB"),
+        description="Largest request body; default 4 x max_upload_mb + 1 (a project's files).",
+    )
+    prefect_api_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("REELFLOW_PREFECT_API_URL", "PREFECT_API_URL"),
+        description="The Prefect API the API triggers runs on; without one it answers 503.",
+    )
     ffmpeg_threads: int = Field(
         default=0,
         ge=0,

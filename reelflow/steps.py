@@ -20,8 +20,15 @@ from reelflow.engine.errors import InputError
 from reelflow.engine.ffmpeg import atomic_output, probe
 from reelflow.engine.mix import MixPlan, plan_mix
 from reelflow.engine.text import tokenize
-from reelflow.engine.timing import WordTimings
-from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec, MusicSpec, ReelSpec
+from reelflow.engine.timing import WordTiming, WordTimings
+from reelflow.models import (
+    BackgroundSpec,
+    CaptionSpec,
+    EffectsSpec,
+    MusicSpec,
+    ReelSpec,
+    WordTimingsSpec,
+)
 from reelflow.presets import MUSIC_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
 
 VOICE_RATE = 48_000
@@ -102,14 +109,29 @@ def prepare_voice(
     return prepared
 
 
-def time_words(prepared: PreparedVoice, *, transcript: str) -> WordTimings:
-    """Word timings: the synthesiser's own for scripts, forced alignment for uploaded voices.
+def time_words(
+    prepared: PreparedVoice, *, transcript: str, known: WordTimingsSpec | None = None
+) -> WordTimings:
+    """Word timings: known ones (hand-corrected), the synthesiser's own for scripts, or forced
+    alignment for uploaded voices.
 
     The aligner reads the original upload (it can repair byte-slipped PCM that a resample
     would smear) and falls back to speech-activity estimates only where alignment fails.
     """
     if not tokenize(transcript):
         raise InputError("has no words", field="transcript")
+    if known is not None:
+        if known.words[-1].end > prepared.duration_s + 0.05:
+            raise InputError(
+                f"the last word ends at {known.words[-1].end:.2f} s, after the voice "
+                f"({prepared.duration_s:.2f} s)",
+                field="word_timings",
+            )
+        words = tuple(
+            WordTiming(w.word, w.start, min(w.end, prepared.duration_s), w.confidence)
+            for w in known.words
+        )
+        return WordTimings(words, known.method, {"source": "given"})
     if prepared.synthesized is not None:
         return prepared.synthesized
     source = prepared.source if prepared.source and prepared.source.is_file() else prepared.path
@@ -174,7 +196,7 @@ def analyze_music(prepared: PreparedMusic) -> music.MusicAnalysis | None:
 
 def plan_audio_mix(
     prepared: PreparedVoice,
-    words: WordTimings,
+    first_word_s: float,
     analysis: voice.VoiceAnalysis,
     prepared_music: PreparedMusic,
     music_analysis: music.MusicAnalysis | None,
@@ -187,7 +209,7 @@ def plan_audio_mix(
     target = PLATFORM_PRESETS[platform]
     start_s, envelope_path = 0.0, None
     if prepared_music.path is not None and music_analysis is not None:
-        start_s = music.music_start_s(music_analysis, words.first_start_s)
+        start_s = music.music_start_s(music_analysis, first_word_s)
         if spec.auto_duck:
             envelope = music.ducking_envelope(
                 analysis.speech,

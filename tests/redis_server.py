@@ -21,10 +21,12 @@ def free_port() -> int:
 class ThrowawayRedis:
     """One redis-server subprocess; no persistence except an explicit `snapshot()`."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, *, durable: bool = False) -> None:
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.workdir = workdir
         self.port = port or free_port()
+        # durable: an append-only file synced on every write, as production runs it
+        self.durable = durable
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -38,7 +40,10 @@ class ThrowawayRedis:
         """Start the server and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
-        cmd += ["--save", "", "--appendonly", "no", "--daemonize", "no"]
+        persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else [
+            "--appendonly", "no",
+        ]  # fmt: skip
+        cmd += ["--save", "", *persistence, "--daemonize", "no"]
         cmd += ["--dir", str(self.workdir)]
         log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - handed to the child
         self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

@@ -53,6 +53,7 @@ async def generate_batch(
     context: RunContext | None = None,
     max_parallel: int | None = None,
     child_deployment: str | None = None,
+    child_work_queue: str | None = None,
 ) -> BatchOutput:
     """Run every item as a child `generate-reel` run, at most `max_parallel` at once.
 
@@ -75,7 +76,9 @@ async def generate_batch(
         )
         async with limit:
             if child_deployment:
-                result = await _via_deployment(child_deployment, item.spec, child_context)
+                result = await _via_deployment(
+                    child_deployment, item.spec, child_context, child_work_queue
+                )
             else:
                 result = await _inline(item.spec, child_context)
         finished += 1
@@ -99,9 +102,12 @@ async def _inline(spec: ReelSpec, context: RunContext) -> ChildResult:
     return await _child(state)
 
 
-async def _via_deployment(name: str, spec: ReelSpec, context: RunContext) -> ChildResult:
+async def _via_deployment(
+    name: str, spec: ReelSpec, context: RunContext, work_queue: str | None
+) -> ChildResult:
     flow_run = await arun_deployment(
         name,
+        work_queue_name=work_queue,
         parameters={
             "spec": spec.model_dump(mode="json"),
             "context": context.model_dump(mode="json"),

@@ -60,8 +60,10 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
         voice = run(t.prepare_voice, spec.script, spec.voiceover, spec.voice,
                     spec.speaking_rate_wpm, spec.platform)  # fmt: skip
         progress.milestone("voice", f"{voice.duration_s:.1f} s of voice")
-        words = run(t.align_words, voice, spec.text)
+        words = run(t.align_words, voice, spec.text, spec.word_timings)
         progress.milestone("words", f"{len(words)} words ({words.method})")
+        if context.project_id and context.user_id and spec.word_timings is None:
+            run(t.record_timings, words, voice.duration_s, context)
         analysis = run(t.analyze_voice, voice, spec.text)
         progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
         captions = run(t.build_captions, words, spec.captions, spec.quality, spec.platform,
@@ -71,8 +73,8 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
         progress.milestone("background", spec.background.type)
         music = run(t.prepare_music, spec.music, analysis, voice.duration_s)
         music_analysis = run(t.analyze_music, music)
-        mix = run(t.plan_mix, voice, words, analysis, music, music_analysis, spec.music,
-                  spec.platform)  # fmt: skip
+        mix = run(t.plan_mix, voice, words.first_start_s, analysis, music, music_analysis,
+                  spec.music, spec.platform)  # fmt: skip
         progress.milestone("music", music.preset or music.source)
         camera = run(t.plan_effects, spec.effects, music_analysis, mix)
         progress.milestone("effects", f"{camera.pulses} pulses, {camera.shakes} shakes")

@@ -56,8 +56,21 @@ def build_spec(
         "platform": render.platform or style.platform,
         "voice": style.voice,
         "speaking_rate_wpm": style.speaking_rate_wpm,
+        "word_timings": _timings(project),
     }
     return parse_spec({k: v for k, v in data.items() if v is not None})
+
+
+def _timings(project: Project) -> dict[str, Any] | None:
+    """The project's latest (possibly corrected) timings: the render uses them as they are."""
+    timings = project.timings
+    if timings is None:
+        return None
+    words = [
+        {"word": w.word, "start": w.start_s, "end": w.end_s, "confidence": w.confidence}
+        for w in timings.words
+    ]
+    return {"method": timings.method, "words": words}
 
 
 def _background(project: Project, path) -> dict[str, Any]:

@@ -56,7 +56,9 @@ def canonical(value: Any) -> Any:
     if isinstance(value, BaseModel):
         return canonical(dict(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        # Fields left out of equality (diagnostic details) are left out of the key too.
+        fields = [f for f in dataclasses.fields(value) if f.compare]
+        return {f.name: canonical(getattr(value, f.name)) for f in fields}
     if isinstance(value, dict):
         return {str(k): canonical(v) for k, v in sorted(value.items(), key=lambda kv: str(kv[0]))}
     if isinstance(value, list | tuple | set | frozenset):

@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect import task
+from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
@@ -25,7 +25,15 @@ from reelflow.engine.music import MusicAnalysis
 from reelflow.engine.render import RenderResult
 from reelflow.engine.timing import WordTimings
 from reelflow.engine.voice import VoiceAnalysis
-from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec, MusicSpec, ReelSpec
+from reelflow.flows.runtime import RunContext
+from reelflow.models import (
+    BackgroundSpec,
+    CaptionSpec,
+    EffectsSpec,
+    MusicSpec,
+    ReelSpec,
+    WordTimingsSpec,
+)
 from reelflow.settings import Settings
 from reelflow.tasks.caching import mark_complete, media_cache_policy, step_dir
 from reelflow.tasks.faults import maybe_fail
@@ -75,9 +83,35 @@ def prepare_voice(
 
 
 @task(name="align-words", **CACHED)
-def align_words(voice: steps.PreparedVoice, transcript: str, *, settings: Settings) -> WordTimings:
+def align_words(
+    voice: steps.PreparedVoice,
+    transcript: str,
+    known: WordTimingsSpec | None,
+    *,
+    settings: Settings,
+) -> WordTimings:
     mark_complete(_folder(settings))
-    return steps.time_words(voice, transcript=transcript)
+    return steps.time_words(voice, transcript=transcript, known=known)
+
+
+@task(name="record-timings", cache_policy=NO_CACHE)
+def record_timings(
+    words: WordTimings, duration_s: float, context: RunContext, *, settings: Settings
+) -> bool:
+    """Keep the project's latest word timings, for viewing and correcting (best effort)."""
+    from reelflow.store import Store
+
+    try:
+        with Store(settings) as store:
+            return (
+                store.set_word_timings(
+                    context.user_id, context.project_id, words, duration_s=duration_s
+                )
+                is not None
+            )
+    except Exception as exc:  # a store outage must not fail a finished reel
+        get_run_logger().warning("could not record word timings: %s", exc)
+        return False
 
 
 @task(name="analyze-voice", **CACHED)
@@ -114,7 +148,7 @@ def analyze_music(music: steps.PreparedMusic, *, settings: Settings) -> MusicAna
 @task(name="plan-mix", **CACHED)
 def plan_mix(
     voice: steps.PreparedVoice,
-    words: WordTimings,
+    first_word_s: float,
     analysis: VoiceAnalysis,
     music: steps.PreparedMusic,
     music_analysis: MusicAnalysis | None,
@@ -125,8 +159,9 @@ def plan_mix(
 ) -> MixPlan:
     folder = _folder(settings)
     mix = steps.plan_audio_mix(
-        voice, words, analysis, music, music_analysis, spec, platform=platform, out_dir=folder
-    )
+        voice, first_word_s, analysis, music, music_analysis, spec, platform=platform,
+        out_dir=folder,
+    )  # fmt: skip
     mark_complete(folder)
     return mix
 

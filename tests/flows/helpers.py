@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 
 import redis
 from prefect.client.orchestration import get_client
@@ -10,11 +11,24 @@ from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 
 def task_states(flow_run_id: str, *, field: str = "state") -> dict[str, object]:
-    """Task name (without Prefect's run suffix) -> its state name, or another attribute."""
+    """Task name (without Prefect's run suffix) -> its state name, or another attribute.
+
+    Prefect 3 records task runs from events, a moment after they happen: wait until the
+    flow run's task runs are all in a final state and their number stops changing.
+    """
+    runs: list = []
+    deadline = time.monotonic() + 20
     with get_client(sync_client=True) as client:
-        runs = client.read_task_runs(
-            flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
-        )
+        while time.monotonic() < deadline:
+            latest = client.read_task_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id]))
+            )
+            settled = all(r.state is not None and r.state.is_final() for r in latest)
+            if settled and latest and len(latest) == len(runs):
+                break
+            runs = latest
+            time.sleep(0.5)
+        runs = latest
     out: dict[str, object] = {}
     for run in runs:
         name = run.name.rsplit("-", 1)[0]

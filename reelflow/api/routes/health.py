@@ -1,0 +1,73 @@
+"""Health (no auth: Redis, database, Prefect API) and the caller's identity."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from reelflow.api.deps import CurrentUser, ServicesDep
+from reelflow.api.schemas import HealthOut, Me
+from reelflow.api.services import Services
+
+router = APIRouter()
+
+CHECK_TIMEOUT_S = 3.0
+
+
+async def _timed(check: Callable[[], Awaitable[None]]) -> dict[str, Any]:
+    started = time.perf_counter()
+    try:
+        await asyncio.wait_for(check(), CHECK_TIMEOUT_S)
+    except TimeoutError:
+        result: dict[str, Any] = {"ok": False, "error": f"no answer in {CHECK_TIMEOUT_S:g} s"}
+    except Exception as exc:  # any failure is the answer here, not an error of the endpoint
+        result = {"ok": False, "error": str(exc).splitlines()[0] if str(exc) else repr(exc)}
+    else:
+        result = {"ok": True}
+    result["ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+async def _redis(services: Services) -> None:
+    await services.redis.ping()
+
+
+async def _database(services: Services) -> None:
+    store = await services.store()
+    if not await asyncio.to_thread(store.ping):
+        raise RuntimeError(f"{store.backend} does not answer")
+
+
+async def _prefect(services: Services) -> None:
+    error = await services.require_prefect().api_healthcheck()
+    if error is not None:
+        raise error
+
+
+@router.get(
+    "/health",
+    tags=["health"],
+    response_model=HealthOut,
+    responses={503: {"model": HealthOut, "description": "Some service is down"}},
+)
+async def health(services: ServicesDep) -> JSONResponse:
+    """200 when Redis, the database and the Prefect API all answer, else 503 with details."""
+    names = ("redis", "database", "prefect")
+    results = await asyncio.gather(
+        *(_timed(lambda c=c: c(services)) for c in (_redis, _database, _prefect))
+    )
+    checks = dict(zip(names, results, strict=True))
+    ok = all(result["ok"] for result in results)
+    body = HealthOut(status="ok" if ok else "degraded", checks=checks)
+    return JSONResponse(body.model_dump(), status_code=200 if ok else 503)
+
+
+@router.get("/me", tags=["users"], response_model=Me)
+async def me(user: CurrentUser) -> Me:
+    """The caller's id, name and plan."""
+    return Me.of(user)

@@ -1,0 +1,85 @@
+"""A run's status, cancellation and download."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+
+from reelflow.api.deps import CurrentUser, ServicesDep
+from reelflow.api.errors import ApiError
+from reelflow.api.runs import cancel_run, require_run, run_status
+from reelflow.api.schemas import CancelOut, TaskStatusOut
+from reelflow.progress.reader import get_status
+
+router = APIRouter(tags=["videos"])
+
+_FILES = {"video": ("reel.mp4", "video/mp4"), "poster": ("reel.jpg", "image/jpeg")}
+
+
+@router.get("/video/task-status/{task_id}", response_model=TaskStatusOut)
+async def task_status(task_id: str, user: CurrentUser, services: ServicesDep) -> TaskStatusOut:
+    """Stage, progress, status, error, output URLs and times of one of the caller's runs."""
+    ref = await require_run(services, user.id, task_id)
+    return await run_status(services, ref)
+
+
+@router.post("/video/task/{task_id}/cancel", status_code=202, response_model=CancelOut)
+async def cancel_task(task_id: str, user: CurrentUser, services: ServicesDep) -> CancelOut:
+    """Cancel a scheduled, queued or running run (a batch's children too); 409 if finished."""
+    ref = await require_run(services, user.id, task_id)
+    status, cancelled = await cancel_run(services, ref)
+    return CancelOut(task_id=ref.task_id, status=status, cancelled=cancelled)
+
+
+@router.get(
+    "/video/{task_id}/download",
+    response_class=FileResponse,
+    responses={200: {"content": {"video/mp4": {}, "image/jpeg": {}}}},
+)
+async def download(
+    task_id: str,
+    user: CurrentUser,
+    services: ServicesDep,
+    file: Annotated[Literal["video", "poster"], Query(description="The mp4 or its poster")] = (
+        "video"
+    ),
+) -> FileResponse:
+    """The finished reel (mp4) or its poster frame (jpeg)."""
+    ref = await require_run(services, user.id, task_id)
+    status = await get_status(services.redis, services.settings, ref.task_id)
+    state = status["status"] if status else "unknown"
+    if state != "completed" or ref.kind == "batch":
+        what = (
+            "a batch has no single video; download its children"
+            if ref.kind == "batch"
+            else (f"the run has not finished (status: {state})")
+        )
+        raise ApiError(409, what, field="task_id")
+    name, media_type = _FILES[file]
+    path = _output_path(
+        services.settings.output_dir, ref.task_id, (status.get("output") or {}).get(file), name
+    )
+    if path is None:
+        raise ApiError(410, "the file is no longer available", field="file")
+    return FileResponse(
+        path, media_type=media_type, filename=f"reel-{ref.task_id}{Path(name).suffix}"
+    )
+
+
+def _output_path(output_dir: Path, task_id: str, reported: str | None, name: str) -> Path | None:
+    """The file the run reported, if it lies inside the outputs folder; else the default place.
+
+    Paths come from the run's own event, but they are still checked: the API serves nothing
+    outside the outputs folder.
+    """
+    root = output_dir.resolve()
+    candidates = [Path(reported)] if reported else []
+    candidates.append(root / task_id / name)
+    for candidate in candidates:
+        path = candidate.resolve()
+        if path.is_relative_to(root) and path.is_file():
+            return path
+    return None

@@ -1,0 +1,203 @@
+"""Starting renders: one reel (`generate-advanced`) or a batch of them."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request
+
+from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
+from reelflow.api.errors import ApiError
+from reelflow.api.limits import take_reels
+from reelflow.api.routes.projects import owned_project
+from reelflow.api.runs import API_PREFIX
+from reelflow.api.schemas import BatchOut, BatchRequest, RenderRequest, TriggerOut
+from reelflow.api.services import Services
+from reelflow.api.triggers import idempotency_key, schedule_time, start_run, work_queue
+from reelflow.engine.errors import InputError
+from reelflow.flows.runtime import RunContext
+from reelflow.progress.reader import get_status, record_queued
+from reelflow.store import User
+
+router = APIRouter(tags=["videos"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(alias="Idempotency-Key", description="Retries with the same key get the same run"),
+]
+
+
+def _links(request: Request, task_id: str, user_id: str) -> dict[str, str]:
+    socket = str(request.url_for("progress_socket", user_id=user_id))
+    return {
+        "status_url": f"{API_PREFIX}/video/task-status/{task_id}",
+        "websocket_url": socket.replace("http://", "ws://", 1).replace("https://", "wss://", 1),
+    }
+
+
+async def _after_trigger(
+    services: Services,
+    user: User,
+    flow_run,
+    *,
+    kind: str,
+    project_id: str | None,
+    parameters: dict[str, Any],
+    when: datetime | None,
+) -> str:
+    """Record the run as the user's and mark it queued; return its current status."""
+    task_id = str(flow_run.id)
+    store = await services.store()
+    await asyncio.to_thread(
+        store.record_task,
+        user.id,
+        task_id,
+        project_id=project_id,
+        kind=kind,
+        parameters=parameters,
+    )
+    later = when is not None and when > datetime.now(UTC)
+    details = f"scheduled for {when.isoformat()}" if later else "waiting for a worker"
+    await record_queued(services.redis, services.settings, task_id, user.id, details=details)
+    status = await get_status(services.redis, services.settings, task_id)
+    return status["status"] if status else "queued"
+
+
+@router.post("/video/generate-advanced/{project_id}", status_code=202, response_model=TriggerOut)
+async def generate_advanced(
+    project_id: str,
+    body: RenderRequest,
+    request: Request,
+    user: CurrentUser,
+    store: StoreDep,
+    services: ServicesDep,
+    client_key: IdempotencyKey = None,
+) -> TriggerOut:
+    """Render a project with these settings: starts a `generate-reel` run and returns at once."""
+    when = schedule_time(body.scheduled_time)
+    project = await owned_project(store, user.id, project_id)
+    spec = await asyncio.to_thread(store.project_spec, project, body.render_settings())
+    client = services.require_prefect()
+    deployment = services.config.reel_deployment
+    spec_json = spec.model_dump(mode="json")
+    key, chosen = idempotency_key(
+        user.id,
+        client_key,
+        project.id,
+        project.updated_at,
+        body.model_dump(mode="json"),
+        spec_json,
+        deployment,
+    )
+    await _rate_limit(services, user, 1)
+    context = RunContext(user_id=user.id, project_id=project.id)
+    parameters = {"spec": spec_json, "context": context.model_dump(mode="json")}
+    queue = work_queue(user)
+    flow_run = await start_run(
+        client,
+        deployment,
+        parameters=parameters,
+        key=key,
+        client_key=chosen,
+        queue=queue,
+        scheduled_time=when,
+    )
+    recorded = {
+        "request": body.model_dump(mode="json"),
+        "deployment": deployment,
+        "scheduled_time": when.isoformat() if when else None,
+    }
+    status = await _after_trigger(
+        services, user, flow_run, kind="reel", project_id=project.id, parameters=recorded, when=when
+    )
+    return TriggerOut(
+        task_id=str(flow_run.id),
+        status=status,
+        deployment=deployment,
+        work_queue=queue,
+        scheduled_time=when,
+        **_links(request, str(flow_run.id), user.id),
+    )
+
+
+@router.post("/video/batch-generate-advanced", status_code=202, response_model=BatchOut)
+async def batch_generate_advanced(
+    body: BatchRequest,
+    request: Request,
+    user: CurrentUser,
+    store: StoreDep,
+    services: ServicesDep,
+    client_key: IdempotencyKey = None,
+) -> BatchOut:
+    """Render several projects with the same settings as one `generate-batch` run."""
+    if len(set(body.project_ids)) != len(body.project_ids):
+        raise InputError("lists a project more than once", field="project_ids")
+    when = schedule_time(body.settings.scheduled_time)
+    overrides = body.settings.render_settings()
+    items = []
+    for i, project_id in enumerate(body.project_ids):
+        project = await asyncio.to_thread(store.get_project, user.id, project_id)
+        if project is None:
+            raise ApiError(404, "no such project", field=f"project_ids.{i}")
+        try:
+            spec = await asyncio.to_thread(store.project_spec, project, overrides)
+        except InputError as exc:
+            raise InputError(exc.reason, field=f"project_ids.{i}.{exc.field or 'spec'}") from None
+        context = RunContext(user_id=user.id, project_id=project.id)
+        items.append(
+            {"spec": spec.model_dump(mode="json"), "context": context.model_dump(mode="json")}
+        )
+    client = services.require_prefect()
+    deployment = services.config.batch_deployment
+    key, chosen = idempotency_key(
+        user.id, client_key, "batch", items, body.model_dump(mode="json"), deployment
+    )
+    await _rate_limit(services, user, len(items))
+    queue = work_queue(user)
+    parameters = {
+        "items": items,
+        "context": RunContext(user_id=user.id).model_dump(mode="json"),
+        "child_deployment": services.config.reel_deployment,
+        "child_work_queue": queue,  # a premium user's children jump the queue too
+    }
+    flow_run = await start_run(
+        client,
+        deployment,
+        parameters=parameters,
+        key=key,
+        client_key=chosen,
+        queue=queue,
+        scheduled_time=when,
+    )
+    recorded = {
+        "project_ids": body.project_ids,
+        "request": body.settings.model_dump(mode="json"),
+        "deployment": deployment,
+        "scheduled_time": when.isoformat() if when else None,
+    }
+    status = await _after_trigger(
+        services, user, flow_run, kind="batch", project_id=None, parameters=recorded, when=when
+    )
+    return BatchOut(
+        task_id=str(flow_run.id),
+        status=status,
+        deployment=deployment,
+        work_queue=queue,
+        scheduled_time=when,
+        children=[],
+        **_links(request, str(flow_run.id), user.id),
+    )
+
+
+async def _rate_limit(services: Services, user: User, count: int) -> None:
+    config = services.config
+    await take_reels(
+        services.redis,
+        services.settings.redis_key_prefix,
+        user.id,
+        count,
+        limit=config.rate_limit_reels,
+        window_s=config.rate_limit_window_s,
+    )

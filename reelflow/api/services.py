@@ -1,0 +1,96 @@
+"""The clients one API process shares: store, Redis, Prefect, and the background relay.
+
+Created in the app's lifespan (never at import) and reached through `reelflow.api.deps`.
+A service that is down at start-up does not stop the API from starting: health reports it and
+the endpoints that need it answer 503 until it is back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from prefect.client.orchestration import PrefectClient
+
+from reelflow.api.config import ApiConfig
+from reelflow.api.errors import unavailable
+from reelflow.api.relay import LifecycleWriter
+from reelflow.settings import Settings
+from reelflow.store import Store
+
+log = logging.getLogger(__name__)
+
+_STORE_RETRY_S = 5.0
+
+
+@dataclass
+class Services:
+    """Long-lived clients of one API process."""
+
+    settings: Settings
+    config: ApiConfig
+    redis: aioredis.Redis
+    prefect: PrefectClient | None
+    _store: Store | None = None
+    _store_error: str = "not started"
+    _store_tried_at: float = 0.0
+    _store_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    background: list[asyncio.Task] = field(default_factory=list)
+    lifecycle: LifecycleWriter | None = None
+
+    async def store(self) -> Store:
+        """The project store; opened on first use and re-tried while the database is down."""
+        if self._store is not None:
+            return self._store
+        async with self._store_lock:
+            if self._store is None and time.monotonic() - self._store_tried_at > _STORE_RETRY_S:
+                self._store_tried_at = time.monotonic()
+                try:
+                    self._store = await asyncio.to_thread(Store, self.settings)
+                except Exception as exc:  # any driver error: the database is not usable yet
+                    self._store_error = str(exc).splitlines()[0] if str(exc) else repr(exc)
+                    log.warning("project store unavailable: %s", self._store_error)
+        if self._store is None:
+            raise unavailable("database", self._store_error)
+        return self._store
+
+    def require_prefect(self) -> PrefectClient:
+        """The Prefect client, or 503 when no Prefect API is configured."""
+        if self.prefect is None:
+            raise unavailable("Prefect", "PREFECT_API_URL is not set", retry_after_s=60)
+        return self.prefect
+
+    async def close(self) -> None:
+        """Stop background tasks and close every client."""
+        for task in self.background:
+            task.cancel()
+        for task in self.background:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.prefect is not None:
+            with contextlib.suppress(Exception):
+                await self.prefect.__aexit__(None, None, None)
+        if self.lifecycle is not None:
+            await asyncio.to_thread(self.lifecycle.close)
+        await self.redis.aclose()
+        if self._store is not None:
+            await asyncio.to_thread(self._store.close)
+
+
+async def open_services(settings: Settings, config: ApiConfig, prefect_api_url: str | None):
+    """Create the clients (without contacting anything that may be down)."""
+    client = aioredis.Redis.from_url(
+        settings.redis_url, socket_connect_timeout=2.0, health_check_interval=30
+    )
+    prefect = None
+    if prefect_api_url:
+        prefect = PrefectClient(api=prefect_api_url)
+        await prefect.__aenter__()
+    services = Services(settings=settings, config=config, redis=client, prefect=prefect)
+    with contextlib.suppress(Exception):
+        await services.store()  # open it now if we can; otherwise on first use
+    return services

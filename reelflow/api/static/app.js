@@ -1,0 +1,191 @@
+// reelflow viewer: plain JavaScript, no build step. Talks to /api/v1 with the user's token and
+// follows progress on /ws/{user_id} (token sent as the first message, never in a URL).
+"use strict";
+
+const API = "/api/v1";
+const STAGES = {
+  voice: "Voice", words: "Word timing", voice_analysis: "Analysing the voice",
+  captions: "Captions", background: "Background", music: "Music", effects: "Effects",
+  render: "Rendering", stored: "Saving", batch: "Batch",
+};
+const FINAL = new Set(["completed", "failed", "crashed", "cancelled"]);
+const $ = (id) => document.getElementById(id);
+const state = { token: "", user: null, projectId: null, taskId: null, lastSeq: 0, socket: null };
+
+function show(id, visible = true) { $(id).hidden = !visible; }
+function say(text) { $("message").textContent = text || ""; }
+
+async function api(path, options = {}) {
+  const headers = { Authorization: `Bearer ${state.token}`, ...(options.headers || {}) };
+  const response = await fetch(API + path, { ...options, headers });
+  if (!response.ok) {
+    let detail = `HTTP ${response.status}`;
+    try { detail = (await response.json()).detail || detail; } catch (_) { /* not JSON */ }
+    throw new Error(detail);
+  }
+  return response;
+}
+
+function fill(select, items, label = (item) => item.name) {
+  select.replaceChildren(...items.map((item) => new Option(label(item), item.id || item.name)));
+}
+
+async function signIn(event) {
+  event.preventDefault();
+  say("");
+  state.token = $("token").value.trim();
+  try {
+    state.user = await (await api("/me")).json();
+  } catch (error) {
+    say(`Sign-in failed: ${error.message}`);
+    return;
+  }
+  localStorage.setItem("reelflow-token", state.token);
+  $("who").textContent = `${state.user.name} (${state.user.plan})`;
+  await loadPresets();
+  show("project");
+  connect();
+}
+
+async function loadPresets() {
+  const get = async (path) => (await api(path)).json();
+  const [animations, effects, music, qualities, platforms] = await Promise.all([
+    get("/video/subtitle-animations"), get("/video/effects-presets"),
+    get("/video/music-library"), get("/video/quality-presets"), get("/video/platforms"),
+  ]);
+  fill($("subtitle_animation"), animations, (a) => `${a.name} – ${a.description}`);
+  $("subtitle_animation").value = "highlight";
+  fill($("effects_preset"), effects);
+  $("effects_preset").value = "dynamic";
+  const tracks = [{ name: "auto", mood: "matched to the voice" }, { name: "none", mood: "silence" },
+    ...music.filter((t) => t.source === "preset")];
+  fill($("music_preset"), tracks, (t) => `${t.name}${t.bpm ? ` · ${t.bpm} BPM` : ""} · ${t.mood}`);
+  fill($("quality"), qualities, (q) => `${q.name} · ${q.width}×${q.height}`);
+  $("quality").value = "low";
+  fill($("platform"), platforms, (p) => p.label);
+}
+
+async function createProject(event) {
+  event.preventDefault();
+  say("");
+  const form = new FormData();
+  form.append("title", $("title").value);
+  const voice = document.querySelector("input[name=source]:checked").value === "voice";
+  if (voice) {
+    if ($("voiceover").files[0]) form.append("voiceover", $("voiceover").files[0]);
+    form.append("transcript", $("transcript").value);
+  } else {
+    form.append("script", $("script").value);
+  }
+  for (const file of $("background").files) form.append("background", file);
+  $("create-button").disabled = true;
+  try {
+    const project = await (await api("/projects", { method: "POST", body: form })).json();
+    state.projectId = project.id;
+    $("project-info").textContent = `Project ${project.id} created.`;
+    show("render");
+  } catch (error) {
+    say(`Could not create the project: ${error.message}`);
+  } finally {
+    $("create-button").disabled = false;
+  }
+}
+
+async function start(event) {
+  event.preventDefault();
+  say("");
+  const body = {};
+  for (const id of ["subtitle_animation", "effects_preset", "music_preset", "quality", "platform"]) {
+    body[id] = $(id).value;
+  }
+  $("start-button").disabled = true;
+  try {
+    const response = await api(`/video/generate-advanced/${state.projectId}`, {
+      method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
+    });
+    const run = await response.json();
+    state.taskId = run.task_id;
+    state.lastSeq = 0;
+    show("result", false);
+    $("error").textContent = "";
+    update({ status: run.status, stage: "", progress: 0 });
+    show("progress-section");
+    // the run may have moved before the socket saw it: ask for its whole history
+    send({ task_id: state.taskId, after_seq: 0 });
+  } catch (error) {
+    say(`Could not start: ${error.message}`);
+    $("start-button").disabled = false;
+  }
+}
+
+function send(message) {
+  if (state.socket && state.socket.readyState === WebSocket.OPEN) {
+    state.socket.send(JSON.stringify(message));
+  }
+}
+
+function connect() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const socket = new WebSocket(`${scheme}://${location.host}/ws/${state.user.id}`);
+  state.socket = socket;
+  socket.onopen = () => {
+    socket.send(JSON.stringify({ token: state.token }));
+    // after a reconnect, fetch what was missed meanwhile
+    if (state.taskId) send({ task_id: state.taskId, after_seq: state.lastSeq });
+  };
+  socket.onmessage = (message) => {
+    if (message.data === "ping") { socket.send("pong"); return; }
+    if (message.data === "pong") return;
+    const event = JSON.parse(message.data);
+    if (event.type === "error") { say(event.detail); return; }
+    if (event.task_id !== state.taskId || (event.seq || 0) <= state.lastSeq) return;
+    state.lastSeq = event.seq;
+    update(event);
+  };
+  socket.onclose = (closed) => {
+    if (closed.code === 4401 || closed.code === 4404) { say("The socket refused the token."); return; }
+    setTimeout(connect, 1000);
+  };
+}
+
+function update(event) {
+  const percent = Math.round(event.progress || 0);
+  $("bar").value = percent;
+  $("percent").textContent = percent;
+  const stage = STAGES[event.stage] || event.stage;
+  $("stage").textContent = event.status === "running" && stage ? stage : event.status;
+  if (event.status === "completed") finished();
+  if (FINAL.has(event.status) && event.status !== "completed") {
+    $("error").textContent = `${event.status}: ${event.error || ""}`;
+    $("start-button").disabled = false;
+  }
+}
+
+async function finished() {
+  $("start-button").disabled = false;
+  try {
+    // <video src> cannot send the token, so fetch the files and show them as blobs
+    const base = `/video/${state.taskId}/download`;
+    const video = URL.createObjectURL(await (await api(base)).blob());
+    const poster = URL.createObjectURL(await (await api(`${base}?file=poster`)).blob());
+    $("video").poster = poster;
+    $("video").src = video;
+    $("download").href = video;
+    $("download").download = `reel-${state.taskId}.mp4`;
+    $("poster").href = poster;
+    show("result");
+  } catch (error) {
+    say(`Could not fetch the video: ${error.message}`);
+  }
+}
+
+document.querySelectorAll("input[name=source]").forEach((radio) => radio.addEventListener(
+  "change", () => {
+    const voice = radio.value === "voice" && radio.checked;
+    show("voice-fields", voice);
+    $("script").hidden = voice;
+  }));
+$("token-form").addEventListener("submit", signIn);
+$("project-form").addEventListener("submit", createProject);
+$("render-form").addEventListener("submit", start);
+$("token").value = localStorage.getItem("reelflow-token") || "";

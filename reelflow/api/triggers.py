@@ -1,0 +1,129 @@
+"""Starting flow runs: queue choice, idempotency keys, schedules, and Prefect's errors.
+
+A run is created with ``arun_deployment(..., timeout=0)``: the request returns as soon as the run
+exists; a worker picks it up from the premium or standard queue of the deployment's pool.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.objects import FlowRun, StateType
+from prefect.deployments import arun_deployment
+from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+
+from reelflow.api.errors import ApiError, unavailable
+from reelflow.store import User
+
+log = logging.getLogger(__name__)
+
+TAGS = ("reelflow", "api")
+MAX_SCHEDULE_AHEAD = timedelta(days=366)
+_RETRIGGER = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED, StateType.CANCELLING}
+_MAX_RETRIGGERS = 5
+_KEY_BYTES = 32
+
+
+def work_queue(user: User) -> str:
+    """Premium users' runs go to the premium queue (priority 1), everyone else's to standard."""
+    return "premium" if user.plan == "premium" else "standard"
+
+
+def schedule_time(value: datetime | None, *, now: datetime | None = None) -> datetime | None:
+    """A validated start time: aware (naive means UTC), at most a year ahead; None = now."""
+    if value is None:
+        return None
+    value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    now = now or datetime.now(UTC)
+    if value - now > MAX_SCHEDULE_AHEAD:
+        raise ApiError(422, "must be at most a year from now", field="scheduled_time")
+    return value
+
+
+def idempotency_key(user_id: str, client_key: str | None, *parts: Any) -> tuple[str, bool]:
+    """The run's idempotency key and whether the client chose it.
+
+    A client's ``Idempotency-Key`` is scoped to the user (two users may pick the same string).
+    Without one, the key hashes the user and everything that defines the run, so a double
+    submit returns the first run instead of rendering twice.
+    """
+    if client_key is not None:
+        if not 1 <= len(client_key) <= 200:
+            raise ApiError(422, "must be 1 to 200 characters", field="Idempotency-Key")
+        material: Any = ["client", user_id, client_key]
+    else:
+        material = ["derived", user_id, *parts]
+    blob = json.dumps(material, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode()).hexdigest()[:_KEY_BYTES], client_key is not None
+
+
+async def start_run(
+    client: PrefectClient,
+    deployment: str,
+    *,
+    parameters: dict[str, Any],
+    key: str,
+    client_key: bool,
+    queue: str,
+    scheduled_time: datetime | None,
+) -> FlowRun:
+    """Create the flow run (or get the one this key already created).
+
+    A derived key whose run failed, crashed or was cancelled is chained to that run's id, so
+    asking again starts a fresh run while a double submit still converges on one run.
+    A client's own key always returns its run, whatever became of it.
+    """
+    flow_run = await _create(client, deployment, parameters, key, queue, scheduled_time)
+    for _ in range(_MAX_RETRIGGERS):
+        state = flow_run.state.type if flow_run.state is not None else None
+        if client_key or state not in _RETRIGGER:
+            break
+        key = hashlib.sha256(f"{key}:{flow_run.id}".encode()).hexdigest()[:_KEY_BYTES]
+        flow_run = await _create(client, deployment, parameters, key, queue, scheduled_time)
+    return flow_run
+
+
+async def _create(client, deployment, parameters, key, queue, scheduled_time) -> FlowRun:
+    try:
+        return await arun_deployment(
+            deployment,
+            client=client,
+            parameters=parameters,
+            timeout=0,
+            idempotency_key=key,
+            scheduled_time=scheduled_time,
+            work_queue_name=queue,
+            tags=list(TAGS),
+            as_subflow=False,
+        )
+    except ObjectNotFound:
+        message = (
+            f"deployment {deployment!r} not found; run `reelflow up` or `prefect deploy --all`"
+        )
+        raise unavailable("Prefect", message, retry_after_s=30) from None
+    except PrefectHTTPStatusError as exc:
+        status = exc.response.status_code
+        if status < 500:  # our request was refused: a bug here, not the caller's input
+            log.error("Prefect refused a run of %s: %s", deployment, exc.response.text[:500])
+        raise unavailable("Prefect", f"HTTP {status} creating the run") from None
+    except (httpx.HTTPError, OSError) as exc:
+        raise unavailable("Prefect", str(exc) or type(exc).__name__) from None
+
+
+def status_of(flow_run: FlowRun) -> str:
+    """The progress status a flow run's Prefect state corresponds to."""
+    state = flow_run.state.type if flow_run.state is not None else StateType.SCHEDULED
+    return {
+        StateType.RUNNING: "running",
+        StateType.COMPLETED: "completed",
+        StateType.FAILED: "failed",
+        StateType.CRASHED: "crashed",
+        StateType.CANCELLED: "cancelled",
+        StateType.CANCELLING: "running",
+    }.get(state, "queued")

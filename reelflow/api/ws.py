@@ -1,0 +1,218 @@
+"""``WS /ws/{user_id}``: one user's progress events, live, with nothing lost.
+
+On connect: authenticate (``?token=``, an ``Authorization`` header, or a first message that is
+the token or ``{"token": ...}``), subscribe to the user's channel, send the current status of
+the user's active runs (messages with ``"snapshot": true``), then relay live events. A client
+sends ``{"task_id": ..., "after_seq": n}`` to get a run's events after ``n`` from the stream;
+text ``ping`` gets ``pong``; the server sends text ``ping`` every ``websocket_ping_interval``
+seconds. A live event whose seq jumps past the last one sent makes the server replay the gap
+first; every event is sent once (by event id). If Redis drops, the relay subscribes again and
+replays what each run missed. Close codes: 4401 bad or missing token, 4404 another user's id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import OrderedDict
+from typing import Any
+
+import redis.asyncio as aioredis
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from reelflow.api.deps import authenticate
+from reelflow.api.runs import owner_of
+from reelflow.api.services import Services
+from reelflow.progress import ProgressEvent
+from reelflow.progress.reader import replay, subscribe, user_tasks
+from reelflow.store import User
+
+log = logging.getLogger(__name__)
+router = APIRouter()
+
+AUTH_TIMEOUT_S = 10.0
+_SEEN_MAX = 20_000
+_REDIS_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
+
+
+@router.websocket("/ws/{user_id}", name="progress_socket")
+async def progress_socket(websocket: WebSocket, user_id: str, token: str | None = None) -> None:
+    """Relay the progress events of `user_id`'s runs to an authenticated viewer."""
+    services: Services = websocket.app.state.services
+    await websocket.accept()
+    try:
+        user = await _authenticate(websocket, services, token)
+    except WebSocketDisconnect:
+        return
+    if user is None:
+        await websocket.close(code=4401, reason="missing or invalid token")
+        return
+    if user.id != user_id:
+        await websocket.close(code=4404, reason="no such user")
+        return
+    await Viewer(websocket, services, user).run()
+
+
+async def _authenticate(websocket: WebSocket, services: Services, token: str | None):
+    if not token:
+        header = websocket.headers.get("authorization", "")
+        scheme, _, value = header.partition(" ")
+        token = value.strip() if scheme.lower() == "bearer" else None
+    if not token:
+        try:
+            first = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        except TimeoutError:
+            return None
+        token = _token_message(first)
+    try:
+        store = await services.store()
+    except Exception:  # the database is down: nobody can be authenticated now
+        await websocket.close(code=1013, reason="database unavailable, try again later")
+        raise WebSocketDisconnect(1013) from None
+    return await authenticate(store, token)
+
+
+def _token_message(text: str) -> str | None:
+    text = text.strip()
+    if text.startswith("{"):
+        with contextlib.suppress(ValueError, AttributeError):
+            return json.loads(text).get("token")
+        return None
+    return text.removeprefix("Bearer ").strip() or None
+
+
+class Viewer:
+    """One connected viewer: an outbox, what it has been sent, and the tasks feeding it."""
+
+    def __init__(self, websocket: WebSocket, services: Services, user: User) -> None:
+        self.websocket = websocket
+        self.services = services
+        self.settings = services.settings
+        self.user = user
+        self.outbox: asyncio.Queue[str] = asyncio.Queue()
+        self.last_seq: dict[str, int] = {}
+        self._seen: OrderedDict[str, None] = OrderedDict()
+
+    async def run(self) -> None:
+        """Serve the viewer until it disconnects."""
+        jobs = [
+            asyncio.create_task(self._write()),
+            asyncio.create_task(self._read()),
+            asyncio.create_task(self._relay()),
+            asyncio.create_task(self._ping()),
+        ]
+        try:
+            await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for job in jobs:
+                job.cancel()
+            for job in jobs:
+                with contextlib.suppress(BaseException):
+                    await job
+
+    # -- outgoing ------------------------------------------------------------------------
+
+    def send_event(self, event: ProgressEvent, *, again: bool = False) -> None:
+        """Queue `event` unless it was sent before (`again`: the client asked for it)."""
+        if event.event_id in self._seen and not again:
+            return
+        self._seen[event.event_id] = None
+        while len(self._seen) > _SEEN_MAX:
+            self._seen.popitem(last=False)
+        self.last_seq[event.task_id] = max(self.last_seq.get(event.task_id, 0), event.seq)
+        self.outbox.put_nowait(event.model_dump_json())
+
+    def send_json(self, message: dict[str, Any]) -> None:
+        """Queue any other JSON message."""
+        self.outbox.put_nowait(json.dumps(message, default=str))
+
+    async def _write(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                await self.websocket.send_text(await self.outbox.get())
+
+    async def _ping(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.websocket_ping_interval)
+            self.outbox.put_nowait("ping")
+
+    # -- incoming ------------------------------------------------------------------------
+
+    async def _read(self) -> None:
+        with contextlib.suppress(WebSocketDisconnect, RuntimeError):
+            while True:
+                text = (await self.websocket.receive_text()).strip()
+                if text == "ping":
+                    self.outbox.put_nowait("pong")
+                elif text != "pong":
+                    await self._request(text)
+
+    async def _request(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            message = None
+        if not isinstance(message, dict):
+            self.send_json({"type": "error", "detail": "send 'ping' or {task_id, after_seq}"})
+            return
+        if "token" in message and "task_id" not in message:
+            return  # a client that always sends its token first; already authenticated
+        task_id, after_seq = message.get("task_id"), message.get("after_seq", 0)
+        if not isinstance(task_id, str) or not isinstance(after_seq, int) or after_seq < 0:
+            detail = "task_id must be a string and after_seq an integer >= 0"
+            self.send_json({"type": "error", "field": "after_seq", "detail": detail})
+            return
+        if not await self._owns(task_id):
+            self.send_json({"type": "error", "task_id": task_id, "detail": "no such task"})
+            return
+        try:
+            events = await replay(self.services.redis, self.settings, task_id, after_seq)
+        except _REDIS_ERRORS as exc:
+            self.send_json({"type": "error", "task_id": task_id, "detail": f"replay failed: {exc}"})
+            return
+        for event in events:
+            self.send_event(event, again=True)
+
+    async def _owns(self, task_id: str) -> bool:
+        return await owner_of(self.services, self.user.id, task_id) is not None
+
+    # -- live relay ----------------------------------------------------------------------
+
+    async def _relay(self) -> None:
+        delay, first = 0.2, True
+        while True:
+            try:
+                async with subscribe(self.services.redis, self.settings, self.user.id) as live:
+                    # subscribed first, then read state: nothing published in between is lost
+                    if first:
+                        await self._snapshot()
+                        first = False
+                    else:
+                        await self._catch_up()
+                    delay = 0.2
+                    async for event in live:
+                        await self._live(event)
+            except _REDIS_ERRORS as exc:
+                log.warning("progress relay for %s lost Redis (%s); retrying", self.user.id, exc)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _snapshot(self) -> None:
+        redis, settings = self.services.redis, self.settings
+        for status in reversed(await user_tasks(redis, settings, self.user.id, active_only=True)):
+            self.last_seq[status["task_id"]] = int(status.get("last_seq") or status["seq"])
+            self.send_json({**status, "snapshot": True})
+
+    async def _catch_up(self) -> None:
+        for task_id, seq in list(self.last_seq.items()):
+            for event in await replay(self.services.redis, self.settings, task_id, seq):
+                self.send_event(event)
+
+    async def _live(self, event: ProgressEvent) -> None:
+        last = self.last_seq.get(event.task_id, 0)
+        if event.seq > last + 1:  # a gap: something was missed, the stream has it
+            for missed in await replay(self.services.redis, self.settings, event.task_id, last):
+                self.send_event(missed)
+        self.send_event(event)

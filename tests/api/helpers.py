@@ -1,0 +1,140 @@
+"""Helpers of the API tests: users, deployments, a worker subprocess, WebSocket reading."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reelflow.deployments.stack import REPO_ROOT
+from reelflow.settings import Settings
+
+PREFECT = str(Path(sys.executable).parent / "prefect")
+SHORT_SCRIPT = "Tiny reel."
+
+
+@dataclass(frozen=True)
+class ApiUser:
+    id: str
+    token: str
+    plan: str = "standard"
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+def child_env(api_url: str, settings: Settings) -> dict[str, str]:
+    """The environment of a worker (and the runs it starts) sharing the tests' state."""
+    return dict(
+        os.environ,
+        PREFECT_API_URL=api_url,
+        PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="false",
+        PREFECT_WORKER_QUERY_SECONDS="1",
+        PREFECT_WORKER_PREFETCH_SECONDS="1",
+        REELFLOW_DATA_DIR=str(settings.data_dir),
+        REELFLOW_REDIS_URL=settings.redis_url,
+        REELFLOW_REDIS_KEY_PREFIX=settings.redis_key_prefix,
+        REELFLOW_ENABLE_GPU_ACCELERATION="false",
+    )
+
+
+def deploy(api_url: str) -> None:
+    """Pools, queues and every deployment of prefect.yaml on the server at `api_url`."""
+    import asyncio
+
+    from prefect.client.orchestration import PrefectClient
+
+    from reelflow.deployments.pools import ensure_pools
+
+    async def pools() -> None:
+        async with PrefectClient(api=api_url) as client:
+            await ensure_pools(client)
+
+    asyncio.run(pools())
+    env = dict(os.environ, PREFECT_API_URL=api_url)
+    subprocess.run(
+        [PREFECT, "--no-prompt", "deploy", "--all"],
+        cwd=REPO_ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=180,
+    )
+
+
+@dataclass
+class Worker:
+    process: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        """SIGINT, then SIGKILL: an idle worker may ignore one SIGINT (PREFECT-NOTES)."""
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGINT)
+            try:
+                self.process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+    def tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def start_worker(api_url: str, settings: Settings, pool: str = "cpu") -> Worker:
+    """A process worker on `pool`, logging to a file under the data folder."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    log = settings.data_dir / f"worker-{pool}.log"
+    with open(log, "ab") as out:
+        process = subprocess.Popen(
+            [PREFECT, "worker", "start", "--pool", pool],
+            env=child_env(api_url, settings),
+            start_new_session=True,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    return Worker(process, log)
+
+
+def receive_json(socket, *, skip: tuple[str, ...] = ("ping", "pong")) -> dict[str, Any]:
+    """The next JSON message of a test WebSocket, skipping keep-alive texts."""
+    while True:
+        text = socket.receive_text()
+        if text not in skip:
+            return json.loads(text)
+
+
+def follow(socket, task_id: str, *, until: set[str], timeout_s: float = 180) -> list[dict]:
+    """Messages about `task_id` until one has a status in `until` (or the time is up).
+
+    The server's keep-alive pings (every `websocket_ping_interval`) wake the loop, so the
+    deadline is checked even while no event arrives.
+    """
+    seen: list[dict] = []
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        text = socket.receive_text()
+        if text in ("ping", "pong"):
+            continue
+        message = json.loads(text)
+        if message.get("task_id") != task_id:
+            continue
+        seen.append(message)
+        if message.get("status") in until:
+            return seen
+    raise TimeoutError(f"{task_id} did not reach {until}: {seen[-3:]}")
+
+
+def make_project(client, user: ApiUser, **fields: Any) -> str:
+    """A project with a short script (plus `fields`); returns its id."""
+    data = {"title": "test reel", "script": SHORT_SCRIPT, **fields}
+    response = client.post("/api/v1/projects", headers=user.headers, data=data)
+    assert response.status_code == 201, response.text
+    return response.json()["id"]
