@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,41 +24,15 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import free_port, start_prefect_server, stop  # noqa: E402
+
 SCRIPT = (
     "Orchestration should cost nothing you can feel. Every step of this reel is a task: "
     "the voice, the words, the music and the render. Change one thing, and only what depends "
     "on it runs again. Everything else comes straight from the cache."
 )
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_server(home: Path, port: int) -> subprocess.Popen:
-    from reelflow.deployments.stack import wait_for_health
-
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
-    proc = subprocess.Popen(
-        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1",
-         "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    wait_for_health(f"http://127.0.0.1:{port}/api/health", timeout_s=120)
-    return proc
-
-
-def stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 def timed(fn):
@@ -140,7 +113,7 @@ def main() -> None:
         tmp_path = Path(tmp)
         port = free_port()
         api = f"http://127.0.0.1:{port}/api"
-        server = start_server(tmp_path / "prefect", port)
+        server = start_prefect_server(tmp_path / "prefect", port)
         env = dict(
             os.environ,
             PREFECT_API_URL=api,

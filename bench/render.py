@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
-import subprocess
 import sys
 import tempfile
-import threading
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, start_prefect_server, stop, timed  # noqa: E402
 from reelflow import steps  # noqa: E402
 from reelflow.engine import ffmpeg  # noqa: E402
 from reelflow.engine.tts import synthesize_to_wav  # noqa: E402
@@ -41,62 +38,6 @@ SCRIPT = (
     "trick, and now it takes one command instead of an afternoon in an editor. Try it on "
     "your next idea and watch what happens to your retention."
 )
-
-
-def tree_rss_kb(pid: int) -> int:
-    """Resident memory of `pid` and all its descendants, in kB."""
-    children: dict[int, list[int]] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, IndexError, ValueError):
-            continue
-        children.setdefault(ppid, []).append(int(entry.name))
-    total, todo = 0, [pid]
-    while todo:
-        p = todo.pop()
-        todo.extend(children.get(p, []))
-        try:
-            with open(f"/proc/{p}/status") as fh:
-                for line in fh:
-                    if line.startswith("VmRSS:"):
-                        total += int(line.split()[1])
-        except OSError:
-            pass
-    return total
-
-
-def timed(cmd: list[str], cwd: Path) -> tuple[float, float, float]:
-    """Run `cmd`; return wall seconds, CPU seconds (user+sys, whole tree) and peak RSS (MB).
-
-    CPU seconds move little when other work shares the machine; wall time is what users feel.
-    """
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
-    done = threading.Event()
-
-    def sample() -> None:
-        nonlocal peak
-        while not done.is_set():
-            peak = max(peak, tree_rss_kb(proc.pid))
-            time.sleep(0.05)
-
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    _, err = proc.communicate()
-    wall = time.perf_counter() - start
-    done.set()
-    sampler.join()
-    if proc.returncode != 0:
-        raise SystemExit(f"{cmd[0]} failed:\n{err.decode(errors='replace')[-2000:]}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu, peak / 1024
 
 
 def make_inputs(folder: Path, seconds: float) -> tuple[Path, Path, str, float]:
@@ -168,7 +109,14 @@ def main() -> None:
         }
         spec = parse_spec(spec_data)
         env_dir = folder / "data"
-        os.environ["REELFLOW_DATA_DIR"] = str(env_dir)
+        port = free_port()
+        server = start_prefect_server(folder / "prefect", port)
+        # A running server, as `reelflow up` provides; the ephemeral one is measured once below.
+        served = dict(os.environ, REELFLOW_DATA_DIR=str(env_dir),
+                      PREFECT_API_URL=f"http://127.0.0.1:{port}/api")  # fmt: skip
+        ephemeral = dict(os.environ, REELFLOW_DATA_DIR=str(env_dir),
+                         PREFECT_HOME=str(folder / "prefect-ephemeral"))  # fmt: skip
+        ephemeral.pop("PREFECT_API_URL", None)
         q = QUALITY_PRESETS["high"]
         floor_cmd = [
             ffmpeg.ffmpeg_exe(), "-y", "-loglevel", "error",
@@ -184,21 +132,36 @@ def main() -> None:
         import yaml
 
         results = {}
-        for quality in ["high", *[x for x in args.qualities.split(",") if x != "high"]]:
-            spec_file = folder / f"spec-{quality}.yaml"
-            spec_file.write_text(yaml.safe_dump(spec_data | {"quality": quality}))
-            cmd = [reelflow_bin, "render", str(spec_file), "-o", str(folder / f"{quality}.mp4")]
-            if quality == "high" and not results:
-                timed(cmd, folder)  # warm-up: preset music synthesis, page cache
-            results[quality] = timed(cmd, folder)
+        per_process: dict[str, dict[str, int]] = {}
+        try:
+            for quality in ["high", *[x for x in args.qualities.split(",") if x != "high"]]:
+                spec_file = folder / f"spec-{quality}.yaml"
+                spec_file.write_text(yaml.safe_dump(spec_data | {"quality": quality}))
+                out = str(folder / f"{quality}.mp4")
+                # --no-cache: every run really renders (the voice, music and analysis steps
+                # run again too); the warm-up fills the OS page cache and the music library.
+                cmd = [reelflow_bin, "render", str(spec_file), "-o", out, "--no-cache"]
+                if quality == "high" and not results:
+                    timed(cmd, folder, served)
+                    results["high, ephemeral Prefect"] = timed(cmd, folder, ephemeral)
+                names: dict[str, int] = {}
+                results[quality] = timed(cmd, folder, served, names)
+                per_process[quality] = names
+        finally:
+            stop(server)
         rows.append(("floor (ffmpeg, colour + voice)", *floor))
         rows.append(("hand-built one ffmpeg command", *hand))
         for quality, measured in results.items():
             rows.append((f"reelflow render, {quality}", *measured))
+        print("reelflow render runs against a running Prefect server (--no-cache), except the")
+        print("'ephemeral' row, which starts Prefect's temporary server inside the command.")
         print(f"reel: {duration:.1f} s, 1920x1080 video background, output per quality preset")
         print(f"{'run':36} {'wall s':>8} {'x real time':>12} {'CPU s':>8} {'peak RSS MB':>12}")
         for name, wall, cpu, rss in rows:
             print(f"{name:36} {wall:8.2f} {duration / wall:12.2f} {cpu:8.1f} {rss:12.0f}")
+        for quality, names in per_process.items():
+            largest = ", ".join(f"{n} {kb / 1024:.0f} MB" for n, kb in sorted(names.items()))
+            print(f"peak RSS per process, {quality}: {largest}")
         high = results["high"]
         print(
             f"reelflow high / floor: {high[0] / floor[0]:.2f}x wall, "

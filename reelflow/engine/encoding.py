@@ -38,15 +38,15 @@ def choose_encoder(
     return EncoderChoice(X264, "no working NVENC")
 
 
-def video_codec_args(choice: EncoderChoice, quality: QualityPreset, video_kbps: int) -> dict:
-    """ffmpeg-python output arguments for H.264 High, yuv420p, BT.709, capped at `video_kbps`."""
-    common = {
+def video_codec_args(choice: EncoderChoice, quality: QualityPreset, video_kbps: int | None) -> dict:
+    """ffmpeg-python output arguments for H.264 High, yuv420p, BT.709, capped at `video_kbps`
+    (VBV) when given."""
+    cap = {"maxrate": f"{video_kbps}k", "bufsize": f"{video_kbps * 2}k"} if video_kbps else {}
+    common = cap | {
         "vcodec": choice.codec,
         "profile:v": "high",
         "pix_fmt": "yuv420p",
         "g": quality.fps * 2,
-        "maxrate": f"{video_kbps}k",
-        "bufsize": f"{video_kbps * 2}k",
         "color_primaries": "bt709",
         "color_trc": "bt709",
         "colorspace": "bt709",

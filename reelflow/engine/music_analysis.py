@@ -1,7 +1,8 @@
 """Beats, bar downbeats and energy of a music track, measured from the audio with librosa.
 
 Nothing here trusts a preset's nominal tempo: presets and uploaded tracks go through the same
-analysis. The beat grid comes from librosa's dynamic-programming tracker, its tempo from a
+analysis. The beat grid comes from the dynamic-programming tracker librosa uses (in numpy, see
+`beat_dp`: importing librosa's numba version costs ~1.7 s per process), its tempo from a
 least-squares fit over the tracked beats (finer than the tracker's tempogram bins), and its
 latency is removed by aligning the grid with a fine-grained onset envelope.
 """
@@ -15,6 +16,7 @@ import librosa
 import numpy as np
 from scipy import signal
 
+from reelflow.engine.beat_dp import track_beats
 from reelflow.engine.errors import InputError
 
 ANALYSIS_SR = 22_050
@@ -91,7 +93,8 @@ def _prepare(samples: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def _track_beats(onset_env: np.ndarray) -> np.ndarray:
-    """Beat times (s) from librosa's tracker, run again at the tempo fitted to its first pass.
+    """Beat times (s) from the dynamic-programming tracker, run again at the tempo fitted to
+    its first pass.
 
     The first guess of the tempo comes from at most `_TEMPO_EXCERPT_S` in the middle of the
     track: librosa's tempogram of a whole long track costs hundreds of megabytes.
@@ -104,13 +107,13 @@ def _track_beats(onset_env: np.ndarray) -> np.ndarray:
         onset_envelope=onset_env[middle : middle + excerpt], sr=ANALYSIS_SR, hop_length=HOP
     )[0]
     tempo = float(guess)
+    frame_s = HOP / ANALYSIS_SR
     for _ in range(2):
-        _, beats = librosa.beat.beat_track(
-            onset_envelope=onset_env, sr=ANALYSIS_SR, hop_length=HOP, bpm=tempo, units="time"
-        )
-        tempo = _fit_tempo(np.asarray(beats, dtype=np.float64))
+        frames = track_beats(onset_env, period_frames=60.0 / tempo / frame_s)
+        beats = frames * frame_s
+        tempo = _fit_tempo(beats)
         if tempo <= 0:
-            return np.asarray(beats, dtype=np.float64)
+            return beats
     return _extend_edges(np.asarray(beats, dtype=np.float64), onset_env, 60.0 / tempo)
 
 

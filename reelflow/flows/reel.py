@@ -60,18 +60,23 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
         voice = run(t.prepare_voice, spec.script, spec.voiceover, spec.voice,
                     spec.speaking_rate_wpm, spec.platform)  # fmt: skip
         progress.milestone("voice", f"{voice.duration_s:.1f} s of voice")
-        words = run(t.align_words, voice, spec.text, spec.word_timings)
+        # Independent branches of the DAG run side by side; milestones are reported in order.
+        words_later = run.submit(t.align_words, voice, spec.text, spec.word_timings)
+        analysis_later = run.submit(t.analyze_voice, voice, spec.text)
+        background_later = run.submit(t.prepare_background, spec.background)
+        words = words_later.result()
         progress.milestone("words", f"{len(words)} words ({words.method})")
         if context.project_id and context.user_id and spec.word_timings is None:
             run(t.record_timings, words, voice.duration_s, context)
-        analysis = run(t.analyze_voice, voice, spec.text)
+        analysis = analysis_later.result()
         progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
+        music_later = run.submit(t.prepare_music, spec.music, analysis, voice.duration_s)
         captions = run(t.build_captions, words, spec.captions, spec.quality, spec.platform,
                        voice.duration_s)  # fmt: skip
         progress.milestone("captions", spec.captions.animation)
-        background = run(t.prepare_background, spec.background)
+        background = background_later.result()
         progress.milestone("background", spec.background.type)
-        music = run(t.prepare_music, spec.music, analysis, voice.duration_s)
+        music = music_later.result()
         music_analysis = run(t.analyze_music, music)
         mix = run(t.plan_mix, voice, words.first_start_s, analysis, music, music_analysis,
                   spec.music, spec.platform)  # fmt: skip
@@ -110,3 +115,8 @@ class _Runner:
     def __call__(self, task, *args, **kwargs):
         configured = task.with_options(result_storage=self.storage)
         return configured(*args, settings=self.settings, **kwargs)
+
+    def submit(self, task, *args, **kwargs):
+        """Start `task` on the flow's task runner and return its future."""
+        configured = task.with_options(result_storage=self.storage)
+        return configured.submit(*args, settings=self.settings, **kwargs)
