@@ -27,7 +27,12 @@ def start_prefect_server(home: Path, port: int, database_url: str | None = None)
     """A Prefect server on loopback (SQLite in `home` unless `database_url`); waits for health."""
     from reelflow.deployments.stack import wait_for_health
 
-    env = dict(os.environ, PREFECT_HOME=str(home), PREFECT_SERVER_ANALYTICS_ENABLED="false")
+    env = dict(
+        os.environ,
+        PREFECT_HOME=str(home),
+        PREFECT_SERVER_ANALYTICS_ENABLED="false",
+        PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS="2",
+    )
     if database_url:
         env["PREFECT_SERVER_DATABASE_CONNECTION_URL"] = database_url
     proc = subprocess.Popen(

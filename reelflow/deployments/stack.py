@@ -24,6 +24,7 @@ from reelflow.deployments.recovery import ensure_recovery
 from reelflow.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
+SLOT_WAIT_S = "2"
 
 
 @dataclass
@@ -59,6 +60,9 @@ class Stack:
             PREFECT_HOME=env.get("PREFECT_HOME", str(home)),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="false",
+            # A run waiting for a concurrency slot is retried after this many seconds (Prefect's
+            # default, 30, leaves two cores idle between short reels).
+            PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS=SLOT_WAIT_S,
             PREFECT_WORKER_QUERY_SECONDS=str(self.config.worker_query_s),
             PREFECT_WORKER_PREFETCH_SECONDS=str(self.config.worker_query_s),
             REELFLOW_DATA_DIR=str(self.settings.data_dir.resolve()),
