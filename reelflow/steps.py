@@ -154,7 +154,7 @@ def prepare_background(spec: BackgroundSpec) -> Background:
 def prepare_music(
     spec: MusicSpec,
     *,
-    analysis: voice.VoiceAnalysis,
+    analysis: voice.VoiceAnalysis | None,
     duration_s: float,
     cache_dir: Path,
     out_dir: Path,
@@ -175,6 +175,8 @@ def prepare_music(
         return PreparedMusic(target, None, "file")
     name = spec.preset
     if name == "auto":
+        if analysis is None:
+            raise ValueError("music.preset auto needs the voice analysis")
         name = music.choose_preset(
             words_per_minute=analysis.words_per_minute, voice_energy=analysis.energy
         )

@@ -12,7 +12,8 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-POOLS = ("gpu", "cpu")
+from reelflow.deployments.stack import POOLS
+
 QUEUES = {"premium": 1, "standard": 10}
 REEL_DEPLOYMENTS = ("generate-reel/gpu", "generate-reel/cpu")
 

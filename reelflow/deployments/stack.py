@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from prefect.client.orchestration import PrefectClient
 
-from reelflow.deployments.pools import POOLS, ensure_pools, set_reel_concurrency
-from reelflow.deployments.recovery import ensure_recovery
 from reelflow.settings import Settings
+
+# Prefect is imported inside the functions that talk to it: it reads PREFECT_API_URL when first
+# imported, and callers (benchmarks, `reelflow up`) set it after importing this module.
+POOLS = ("gpu", "cpu")
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SLOT_WAIT_S = "2"
@@ -124,6 +125,10 @@ class Stack:
 
 def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) -> None:
     """Pools and queues, `prefect deploy --all`, and the reel deployments' concurrency limit."""
+    from prefect.client.orchestration import PrefectClient
+
+    from reelflow.deployments.pools import ensure_pools, set_reel_concurrency
+    from reelflow.deployments.recovery import ensure_recovery
 
     async def pools() -> None:
         # An explicit API URL: this process may have imported Prefect before it was set.

@@ -64,20 +64,27 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
         words_later = run.submit(t.align_words, voice, spec.text, spec.word_timings)
         analysis_later = run.submit(t.analyze_voice, voice, spec.text)
         background_later = run.submit(t.prepare_background, spec.background)
+        # Music waits for the voice analysis only when it must pick a preset to fit the voice.
+        picks_preset = spec.music.preset == "auto" and spec.music.file is None
+        if not picks_preset:
+            music_later = run.submit(t.prepare_music, spec.music, None, voice.duration_s)
+            music_analysis_later = run.submit(t.analyze_music, music_later)
         words = words_later.result()
         progress.milestone("words", f"{len(words)} words ({words.method})")
         if context.project_id and context.user_id and spec.word_timings is None:
             run(t.record_timings, words, voice.duration_s, context)
         analysis = analysis_later.result()
         progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
-        music_later = run.submit(t.prepare_music, spec.music, analysis, voice.duration_s)
+        if picks_preset:
+            music_later = run.submit(t.prepare_music, spec.music, analysis, voice.duration_s)
+            music_analysis_later = run.submit(t.analyze_music, music_later)
         captions = run(t.build_captions, words, spec.captions, spec.quality, spec.platform,
                        voice.duration_s)  # fmt: skip
         progress.milestone("captions", spec.captions.animation)
         background = background_later.result()
         progress.milestone("background", spec.background.type)
         music = music_later.result()
-        music_analysis = run(t.analyze_music, music)
+        music_analysis = music_analysis_later.result()
         mix = run(t.plan_mix, voice, words.first_start_s, analysis, music, music_analysis,
                   spec.music, spec.platform)  # fmt: skip
         progress.milestone("music", music.preset or music.source)

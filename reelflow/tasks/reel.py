@@ -128,8 +128,9 @@ def prepare_background(spec: BackgroundSpec, *, settings: Settings) -> Backgroun
 
 @task(name="prepare-music", **CACHED)
 def prepare_music(
-    spec: MusicSpec, analysis: VoiceAnalysis, duration_s: float, *, settings: Settings
+    spec: MusicSpec, analysis: VoiceAnalysis | None, duration_s: float, *, settings: Settings
 ) -> steps.PreparedMusic:
+    """`analysis` only for ``preset: auto``; None otherwise lets the music start early."""
     folder = _folder(settings)
     music = steps.prepare_music(
         spec, analysis=analysis, duration_s=duration_s, cache_dir=settings.music_dir,
