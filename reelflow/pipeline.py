@@ -17,22 +17,10 @@ from reelflow import steps
 from reelflow.engine.timing import WordTimings
 from reelflow.models import ReelSpec
 from reelflow.settings import Settings
+from reelflow.steps import MILESTONES
 
 ProgressFn = Callable[[str, float, str], None]
 """Receives (stage, percent 0-100, details)."""
-
-# The seed's milestones: where each stage leaves the progress bar.
-MILESTONES = {
-    "voice": 10,
-    "words": 20,
-    "voice_analysis": 30,
-    "captions": 40,
-    "background": 50,
-    "music": 60,
-    "effects": 70,
-    "render": 90,
-    "stored": 100,
-}
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,19 @@ from reelflow.models import (
 )
 from reelflow.presets import MUSIC_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
 
+# The seed's milestones: where each stage leaves the progress bar (pipeline and flow alike).
+MILESTONES: dict[str, float] = {
+    "voice": 10,
+    "words": 20,
+    "voice_analysis": 30,
+    "captions": 40,
+    "background": 50,
+    "music": 60,
+    "effects": 70,
+    "render": 90,
+    "stored": 100,
+}
+
 VOICE_RATE = 48_000
 ENVELOPE_RATE_HZ = 1_000
 MUSIC_LEAD_BARS = 2  # extra music beyond the voice, so the track can start on a strong beat

@@ -6,7 +6,8 @@ run was cancelled before a worker took it. Prefect's event stream sees every sta
 the API follows it and writes a `crashed`/`cancelled` event for runs whose progress status is
 not final yet. The Prefect event id (the state's id) becomes the progress event id, so the
 emit script stores it once however often it arrives (several API processes, the stream's
-one-minute replay on reconnect, the cancel endpoint writing it first).
+one-minute replay on reconnect, the cancel endpoint writing it first). A crashed reel is also
+resubmitted here (deployments/recovery.py), once per attempt across replicas.
 """
 
 from __future__ import annotations

@@ -19,19 +19,7 @@ from reelflow.progress.artifact import PrefectArtifactSink
 from reelflow.progress.redis_sink import RedisProgressSink
 from reelflow.progress.reporter import CallbackSink, ProgressReporter
 from reelflow.settings import Settings
-
-# Where each stage leaves the progress bar (the seed's milestones).
-MILESTONES: dict[str, float] = {
-    "voice": 10,
-    "words": 20,
-    "voice_analysis": 30,
-    "captions": 40,
-    "background": 50,
-    "music": 60,
-    "effects": 70,
-    "render": 90,
-    "stored": 100,
-}
+from reelflow.steps import MILESTONES
 
 # A listener the CLI sets before running a flow in-process: it draws the terminal bar.
 local_listener: ContextVar[Callable[[Any], None] | None] = ContextVar(
