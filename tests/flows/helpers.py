@@ -7,7 +7,13 @@ import time
 
 import redis
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterType,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
 
 
 def task_states(flow_run_id: str, *, field: str = "state") -> dict[str, object]:
@@ -34,6 +40,18 @@ def task_states(flow_run_id: str, *, field: str = "state") -> dict[str, object]:
         name = run.name.rsplit("-", 1)[0]
         out[name] = run.state.name if field == "state" else getattr(run, field)
     return out
+
+
+def progress_artifacts(flow_run_id: str) -> list[float]:
+    """The values of the flow run's progress artifacts (the Prefect UI's bar)."""
+    with get_client(sync_client=True) as client:
+        found = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run_id]),
+                type=ArtifactFilterType(any_=["progress"]),
+            )
+        )
+    return [float(a.data) for a in found]
 
 
 def flow_events(client: redis.Redis, prefix: str, task_id: str) -> list[dict]:

@@ -13,7 +13,7 @@ from reelflow.engine.ffmpeg import probe
 from reelflow.flows.reel import generate_reel
 from reelflow.flows.runtime import RunContext
 from reelflow.models import parse_spec
-from tests.flows.helpers import flow_events, task_states
+from tests.flows.helpers import flow_events, progress_artifacts, task_states
 from tests.redis_server import ThrowawayRedis
 
 SPEC = {
@@ -70,6 +70,8 @@ def test_run_completes_and_events_arrive_in_order_everywhere(env, rclient, prefi
     video = Path(json.loads(status["output"])["video"])
     assert probe(video).video.height == 960
     assert rclient.ttl(f"{prefix}:task:{task_id}") > 0
+    # The UI's bar: one progress artifact, sent in the background, ends on the final value.
+    assert progress_artifacts(task_id) == [100.0]
 
 
 def test_identical_run_is_all_cache_hits(env):
