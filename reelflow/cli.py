@@ -66,7 +66,7 @@ def _render(spec: ReelSpec, out: Path, *, verbose: bool = False, refresh: bool =
     settings = get_settings()
     _prefect_environment(settings, verbose)
     from reelflow.flows.reel import generate_reel
-    from reelflow.flows.runtime import RunContext, local_listener
+    from reelflow.flows.runtime import RunContext, in_process_runs, local_listener
 
     columns = (
         TextColumn("{task.description:<16}"),
@@ -82,7 +82,7 @@ def _render(spec: ReelSpec, out: Path, *, verbose: bool = False, refresh: bool =
 
         token = local_listener.set(on_event)
         try:
-            with _quiet_prefect(verbose):
+            with _quiet_prefect(verbose), in_process_runs():
                 state = generate_reel(
                     spec,
                     RunContext(output=out.resolve(), refresh_cache=refresh),

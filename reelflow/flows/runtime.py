@@ -7,8 +7,9 @@ sequence numbers, and a crash hook in another process continues from Redis' last
 
 from __future__ import annotations
 
+import contextlib
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -96,3 +97,19 @@ def finish_run(task_id: str) -> None:
         progress = _runs.pop(task_id, None)
     if progress is not None:
         progress.close()
+
+
+@contextlib.contextmanager
+def in_process_runs() -> Iterator[None]:
+    """Flow runs started in this process (the CLI, the benchmarks) send no heartbeats.
+
+    Heartbeats let the recovery automation find runs whose worker died and resubmit them
+    (deployment runs beat every `flow_heartbeat_s`, see prefect.yaml). An in-process run has no
+    worker to lose: its process is the caller's, and Ctrl-C already marks it crashed. Prefect's
+    sync engine also joins the heartbeat thread at the end of every run, which waits for the
+    thread's next one-second tick: 0-1 s added to every run for nothing.
+    """
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+
+    with temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
