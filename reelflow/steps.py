@@ -220,7 +220,8 @@ def plan_audio_mix(
     platform: str,
     out_dir: Path,
 ) -> MixPlan:
-    """Start the music on a strong beat at the first word, duck it under speech, measure."""
+    """Start the music on a strong beat at the first word, duck it under speech, measure and
+    write the finished mix."""
     target = PLATFORM_PRESETS[platform]
     start_s, envelope_path = 0.0, None
     if prepared_music.path is not None and music_analysis is not None:
@@ -243,6 +244,7 @@ def plan_audio_mix(
         envelope_path=envelope_path,
         target_lufs=target.loudness_lufs,
         true_peak_dbtp=target.true_peak_dbtp,
+        out_path=out_dir / "mix.wav",
     )
 
 

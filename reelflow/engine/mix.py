@@ -1,9 +1,14 @@
 """The audio half of the render graph: voice, ducked music, loudness normalisation.
 
 `plan_mix` decides everything the mix needs (music start and gain, the ducking envelope, and the
-gain that brings the exact mix to the platform's loudness) so the render applies one linear gain
-and a true-peak limiter inside the single ffmpeg pass that encodes the video. A linear gain keeps
-the ducking depth intact; ``loudnorm``'s dynamic mode would lift the music in every pause.
+gain that brings the exact mix to the platform's loudness: one linear gain and a true-peak
+limiter). A linear gain keeps the ducking depth intact; ``loudnorm``'s dynamic mode would lift the
+music in every pause.
+
+The audio-only pass that measures the final mix also writes it (48 kHz stereo float WAV), so the
+render only encodes it to AAC. In the render's one filter graph the audio chain (compressor,
+ducking, 4x-oversampled limiter) ran on the same thread as the picture and cost ~25 % of its
+wall time; now an edit that re-renders (new captions, effects or background) does not redo it.
 """
 
 from __future__ import annotations
@@ -32,7 +37,8 @@ VOICE_COMPRESSOR = {
 # peaks a little more, so it sits this far below the platform's ceiling.
 TRUE_PEAK_MARGIN_DB = 1.0
 OVERSAMPLED_RATE = 4 * SAMPLE_RATE
-GAIN_PASSES = 2
+# Normalised passes at most (each one measures and writes the mix); two almost always suffice.
+GAIN_PASSES = 3
 # The track starts mid-bar (so a strong beat meets the first word) and ends with the voice.
 MUSIC_FADE_IN_S = 0.3
 MUSIC_FADE_OUT_S = 1.5  # the limiter takes a little loudness off: measure once more and correct
@@ -52,6 +58,7 @@ class MixPlan:
     true_peak_dbtp: float = -1.0
     gain_db: float = 0.0
     loudness: Loudness | None = None  # of the normalised mix, as planned
+    mixed_path: Path | None = None  # the normalised mix, written by the pass that measured it
 
 
 def music_gain_db(volume: float, *, voice_lufs: float, music_lufs: float) -> float:
@@ -77,8 +84,12 @@ def plan_mix(
     envelope_path: Path | None,
     target_lufs: float,
     true_peak_dbtp: float,
+    out_path: Path,
 ) -> MixPlan:
-    """Measure voice, music and the resulting mix; return the plan the render applies."""
+    """Measure voice, music and the resulting mix; write the mix to `out_path` (WAV).
+
+    Returns the plan, whose `mixed_path` is the finished audio the render encodes.
+    """
     plan = MixPlan(
         voice_path=voice_path,
         duration_s=duration_s,
@@ -95,20 +106,26 @@ def plan_mix(
             music_lufs=measure_loudness(plan.music_path).integrated_lufs,
         )
         plan = replace(plan, music_gain_db=gain)
-    return normalise(plan)
+    return normalise(plan, out_path)
 
 
-def normalise(plan: MixPlan) -> MixPlan:
-    """Find the gain that brings the limited mix to the target loudness (two audio-only passes)."""
+def normalise(plan: MixPlan, out_path: Path) -> MixPlan:
+    """Find the gain that brings the limited mix to the target loudness and write that mix.
+
+    One pass measures the raw mix; each normalised pass writes the mix at its gain while
+    measuring it, so the file kept is exactly the one whose loudness the plan records.
+    """
     loudness = measure_mix(plan, normalised=False)
     if not math.isfinite(loudness.integrated_lufs):
-        return replace(plan, gain_db=0.0, loudness=loudness)  # silence stays silence
+        plan = replace(plan, gain_db=0.0)  # silence stays silence
+        return replace(plan, loudness=measure_mix(plan, normalised=True, out_path=out_path),
+                       mixed_path=Path(out_path))  # fmt: skip
     plan = replace(plan, gain_db=plan.target_lufs - loudness.integrated_lufs)
-    for _ in range(GAIN_PASSES):
-        loudness = measure_mix(plan, normalised=True)
+    for attempt in range(1, GAIN_PASSES + 1):
+        loudness = measure_mix(plan, normalised=True, out_path=out_path)
+        plan = replace(plan, loudness=loudness, mixed_path=Path(out_path))
         error = plan.target_lufs - loudness.integrated_lufs
-        plan = replace(plan, loudness=loudness)
-        if abs(error) < 0.2:
+        if abs(error) < 0.2 or attempt == GAIN_PASSES:
             break
         plan = replace(plan, gain_db=plan.gain_db + error)
     return plan
@@ -173,8 +190,15 @@ def audio_graph(plan: MixPlan, inputs: tuple, *, normalised: bool = True):
     )
 
 
-def measure_mix(plan: MixPlan, *, normalised: bool) -> Loudness:
-    """EBU R128 loudness of the mix the render would produce (an audio-only ffmpeg pass)."""
-    graph = audio_graph(plan, add_inputs(plan), normalised=normalised)
-    out = ffm.output(graph.filter("ebur128", peak="true", framelog="quiet"), "-", format="null")
-    return parse_ebur128(ffmpeg.run(out.get_args()))
+def measure_mix(plan: MixPlan, *, normalised: bool, out_path: Path | None = None) -> Loudness:
+    """EBU R128 loudness of the mix (an audio-only ffmpeg pass); with `out_path`, the mix as
+    measured is also written there (48 kHz stereo float WAV, atomically)."""
+    # ebur128 passes its input through untouched, so the file is what was measured.
+    measured = audio_graph(plan, add_inputs(plan), normalised=normalised).filter(
+        "ebur128", peak="true", framelog="quiet"
+    )
+    if out_path is None:
+        return parse_ebur128(ffmpeg.run(ffm.output(measured, "-", format="null").get_args()))
+    with ffmpeg.atomic_output(out_path) as tmp:
+        out = ffm.output(measured, os.fspath(tmp), format="wav", acodec="pcm_f32le")
+        return parse_ebur128(ffmpeg.run(out.get_args()))

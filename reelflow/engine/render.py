@@ -1,10 +1,10 @@
-"""One ffmpeg process, one filter graph: background, camera motion, captions, audio mix, encode.
+"""One ffmpeg process, one filter graph: background, camera motion, captions, encode.
 
 The background is decoded once (a still image is scaled once and then looped as a frame, never
 re-decoded), moved by ``zoompan`` on its own pixels, captioned by libass with the bundled fonts,
-and encoded to H.264 High / yuv420p / BT.709 with AAC 48 kHz stereo and ``+faststart``. The
-poster JPEG is one frame decoded from the finished file. Outputs appear atomically or not at
-all.
+and encoded to H.264 High / yuv420p / BT.709 with ``+faststart``; the finished audio mix (written
+by `mix.plan_mix`) is encoded to AAC 48 kHz stereo beside it. The poster JPEG is one frame decoded
+from the finished file. Outputs appear atomically or not at all.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from reelflow.engine.effects import CameraMotion, zoompan_args
 from reelflow.engine.encoding import EncoderChoice, choose_encoder, video_codec_args
 from reelflow.engine.errors import InputError, MediaError
 from reelflow.engine.fonts import fonts_dir
-from reelflow.engine.mix import MixPlan, add_inputs, audio_graph
+from reelflow.engine.mix import MixPlan
 from reelflow.presets import PlatformPreset, QualityPreset
 
 MAX_SIZE_ATTEMPTS = 3
@@ -187,7 +187,9 @@ def build_command(
     video = video.filter(
         "setparams", color_primaries="bt709", color_trc="bt709", colorspace="bt709", range="tv"
     ).filter("format", "yuv420p")
-    audio = audio_graph(job.mix, add_inputs(job.mix))
+    if job.mix.mixed_path is None:
+        raise ValueError("the mix plan has no mixed audio: plan it with mix.plan_mix")
+    audio = ffm.input(os.fspath(job.mix.mixed_path)).audio
     duration = f"{job.duration_s:.3f}"
     video_output = ffm.output(
         video,

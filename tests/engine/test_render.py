@@ -51,6 +51,7 @@ def ducked_mix(tmp_path_factory, voice, music_tone):
         envelope_path=envelope_path,
         target_lufs=-14.0,
         true_peak_dbtp=-1.0,
+        out_path=folder / "mix.wav",
     )
 
 
@@ -112,6 +113,18 @@ def test_loudness_meets_the_platform_target(rendered):
     loudness = measure_loudness(rendered[0].video_path)
     assert abs(loudness.integrated_lufs - (-14.0)) <= 1.0
     assert loudness.true_peak_dbtp <= -1.0
+
+
+def test_the_planned_mix_is_written_as_measured(ducked_mix):
+    """The render encodes the mix the plan measured: the file holds that loudness."""
+    assert ducked_mix.mixed_path is not None and ducked_mix.mixed_path.is_file()
+    with av.open(str(ducked_mix.mixed_path)) as container:
+        stream = container.streams.audio[0]
+        assert (stream.rate, stream.channels) == (48_000, 2)
+        assert float(container.duration / av.time_base) == pytest.approx(DURATION, abs=0.02)
+    in_file = measure_loudness(ducked_mix.mixed_path)
+    assert in_file.integrated_lufs == pytest.approx(ducked_mix.loudness.integrated_lufs, abs=0.1)
+    assert abs(in_file.integrated_lufs - (-14.0)) < 0.5
 
 
 def test_music_is_ducked_under_speech(rendered):
