@@ -3,12 +3,14 @@ few filters the mixer shares with them.
 
 Every generator returns a mono float64 array at `sample_rate` with a peak near 1 (the mixer sets
 levels). Noise comes from fixed seeds, so the same call always yields the same samples.
+
+scipy.signal is imported where it is used: it costs ~0.6 s, and a process that finds its music
+in the library (or a reel without music) never needs it.
 """
 
 from __future__ import annotations
 
 import numpy as np
-from scipy import signal
 
 
 def midi_hz(note: float) -> float:
@@ -26,6 +28,8 @@ def _noise(n: int, seed: int) -> np.ndarray:
 
 def butter_sos(sample_rate: int, kind: str, cutoff_hz, *, order: int = 2) -> np.ndarray:
     """Butterworth sections; cut-offs above 0.45 x the rate are lowered so any rate works."""
+    from scipy import signal  # see the module docstring
+
     cutoff = np.minimum(np.asarray(cutoff_hz, dtype=np.float64), 0.45 * sample_rate)
     if cutoff.ndim:  # a band: keep it at least a quarter octave wide
         cutoff[0] = min(cutoff[0], cutoff[1] / 1.2)
@@ -34,6 +38,8 @@ def butter_sos(sample_rate: int, kind: str, cutoff_hz, *, order: int = 2) -> np.
 
 def filtered(x: np.ndarray, sample_rate: int, kind: str, cutoff_hz) -> np.ndarray:
     """`x` through a second-order Butterworth filter (see `butter_sos`)."""
+    from scipy import signal  # see the module docstring
+
     return signal.sosfilt(butter_sos(sample_rate, kind, cutoff_hz), x, axis=0)
 
 
@@ -42,6 +48,8 @@ _BLOCK = 1 << 17  # long tracks are processed in blocks of ~3 s to keep memory f
 
 def convolved(x: np.ndarray, h: np.ndarray) -> np.ndarray:
     """`x` convolved with `h`, cut to the length of `x` (overlap-add, block by block)."""
+    from scipy import signal  # see the module docstring
+
     out = np.zeros(x.size, dtype=np.float32)
     for start in range(0, x.size, _BLOCK):
         y = signal.fftconvolve(x[start : start + _BLOCK], h)
@@ -51,6 +59,8 @@ def convolved(x: np.ndarray, h: np.ndarray) -> np.ndarray:
 
 def filtered_blocks(sos: np.ndarray, x: np.ndarray) -> np.ndarray:
     """`sosfilt` block by block, carrying the filter state across blocks."""
+    from scipy import signal  # see the module docstring
+
     out = np.empty(x.size, dtype=np.float32)
     state = np.zeros((sos.shape[0], 2))
     for start in range(0, x.size, _BLOCK):

@@ -15,6 +15,7 @@ import unicodedata
 from dataclasses import dataclass
 
 import numpy as np
+import soxr
 
 from reelflow.engine import _espeak_ctypes as espeak
 from reelflow.engine.audio import frame_energy_db, write_wav
@@ -107,9 +108,9 @@ def synthesize_to_wav(
     synthesis = synthesize(text, **kw)
     samples = synthesis.samples
     if sample_rate != synthesis.sample_rate:
-        import librosa  # heavy import, only needed here
-
-        samples = librosa.resample(samples, orig_sr=synthesis.sample_rate, target_sr=sample_rate)
+        # soxr directly (what librosa.resample calls by default): importing librosa's audio
+        # module loads numba and scipy.signal, ~1.5 s of CPU for every script reel.
+        samples = soxr.resample(samples, synthesis.sample_rate, sample_rate, quality="HQ")
     samples = np.clip(samples, -1.0, 1.0).astype(np.float32)
     write_wav(path, samples, sample_rate)
     return dataclasses.replace(synthesis, samples=samples, sample_rate=sample_rate)
