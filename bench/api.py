@@ -38,38 +38,10 @@ sys.path.insert(0, str(ROOT))
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
-
-
 @dataclass(frozen=True)
 class BenchUser:
     id: str
     token: str
-
-
-def deploy(api_url: str) -> None:
-    """Pools, queues and the deployments of prefect.yaml on the server at `api_url`."""
-    from prefect.client.orchestration import PrefectClient
-
-    from reelflow.deployments.pools import ensure_pools
-
-    async def pools() -> None:
-        async with PrefectClient(api=api_url) as client:
-            await ensure_pools(client)
-
-    asyncio.run(pools())
-    prefect = str(Path(sys.executable).parent / "prefect")
-    env = dict(os.environ, PREFECT_API_URL=api_url)
-    subprocess.run(
-        [prefect, "--no-prompt", "deploy", "--all"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
 
 
 def serve(port: int) -> None:
@@ -178,10 +150,11 @@ def main() -> None:
         serve(args.serve)
         return
 
-    from bench.flow import free_port, start_server, stop
+    from bench.common import free_port, percentile, start_prefect_server, stop
     from reelflow.deployments.stack import wait_for_health
     from reelflow.settings import Settings
     from reelflow.store import Store
+    from tests.api.helpers import deploy
 
     with tempfile.TemporaryDirectory(prefix="bench-api-") as tmp:
         tmp_path = Path(tmp)
@@ -191,7 +164,7 @@ def main() -> None:
         settings = Settings(
             data_dir=tmp_path / "data", redis_url=REDIS_URL, redis_key_prefix=prefix
         )
-        server = start_server(tmp_path / "prefect", prefect_port)
+        server = start_prefect_server(tmp_path / "prefect", prefect_port)
         api = None
         try:
             os.environ["PREFECT_HOME"] = str(tmp_path / "prefect")
@@ -218,8 +191,8 @@ def main() -> None:
 
             latencies = asyncio.run(ws_latency(base, user, settings, args.events))
             print(
-                f"ws latency over {len(latencies)} events: p50 {percentile(latencies, 50):.2f} ms"
-                f"  p99 {percentile(latencies, 99):.2f} ms  max {max(latencies):.2f} ms"
+                f"ws latency over {len(latencies)} events: p50 {percentile(latencies, 0.50):.2f} ms"
+                f"  p99 {percentile(latencies, 0.99):.2f} ms  max {max(latencies):.2f} ms"
                 f"  mean {statistics.fmean(latencies):.2f} ms  (target p99 <= 20 ms)"
             )
             for concurrency in (int(c) for c in args.concurrency.split(",")):

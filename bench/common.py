@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import resource
-import signal
 import socket
 import subprocess
 import sys
@@ -43,15 +42,17 @@ def start_prefect_server(home: Path, port: int, database_url: str | None = None)
     return proc
 
 
+def percentile(values: list[float], q: float) -> float:
+    """The value at fraction `q` (0..1) of the sorted `values` (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
 def stop(proc: subprocess.Popen) -> None:
     """SIGINT the process group, SIGKILL it if it lingers."""
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
+    from reelflow.deployments.stack import stop_group
+
+    stop_group(proc, grace_s=15)
 
 
 def tree_rss_kb(pid: int, per_name: dict[str, int] | None = None) -> int:

@@ -1,8 +1,9 @@
 """Orchestration benchmark: what Prefect costs and what caching saves.
 
-    .venv/bin/python bench/flow.py [--quality medium] [--keep]
+    .venv/bin/python bench/flow.py [--quality medium] [--database postgres|sqlite]
 
-Starts its own Prefect server (SQLite, loopback) in a temporary folder, then measures:
+Starts its own Prefect server on loopback (on a throwaway PostgreSQL database at 127.0.0.1:5432,
+as in the compose stack; `--database sqlite` for the embedded default), then measures:
   direct      the reel through `reelflow.pipeline.run_reel` (engine only, no Prefect)
   flow cold   the same reel through the `generate-reel` flow, every cache empty
   flow cached the identical spec again (target <= 10 % of cold)
@@ -27,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, start_prefect_server, stop  # noqa: E402
+from tests.reliability.stack import PG, create_database, drop_database  # noqa: E402
 
 SCRIPT = (
     "Orchestration should cost nothing you can feel. Every step of this reel is a task: "
@@ -60,19 +62,11 @@ def through_worker(env: dict, specs: list, *, limit: int) -> float:
     from prefect.client.orchestration import PrefectClient
     from prefect.deployments import arun_deployment
 
-    from reelflow.deployments.pools import ensure_pools, set_reel_concurrency
+    from reelflow.deployments.pools import set_reel_concurrency
+    from tests.api.helpers import deploy
 
     api = env["PREFECT_API_URL"]
-
-    async def prepare() -> None:
-        async with PrefectClient(api=api) as client:
-            await ensure_pools(client)
-
-    asyncio.run(prepare())
-    subprocess.run(
-        [str(Path(sys.executable).parent / "prefect"), "--no-prompt", "deploy", "--all"],
-        cwd=ROOT, env=env, check=True, capture_output=True,
-    )  # fmt: skip
+    deploy(api)
 
     async def run_all() -> float:
         async with PrefectClient(api=api) as client:
@@ -108,12 +102,21 @@ def through_worker(env: dict, specs: list, *, limit: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quality", default="medium")
+    parser.add_argument(
+        "--database",
+        choices=("postgres", "sqlite"),
+        default="postgres",
+        help="The server's database. SQLite answers 503 (database locked) to a run created "
+        "while it still writes the previous run's events, and the client retries after ~2 s.",
+    )
     args = parser.parse_args()
+    database = create_database("rf_flowbench") if args.database == "postgres" else None
     with tempfile.TemporaryDirectory(prefix="reelflow-flowbench-") as tmp:
         tmp_path = Path(tmp)
         port = free_port()
         api = f"http://127.0.0.1:{port}/api"
-        server = start_prefect_server(tmp_path / "prefect", port)
+        url = f"postgresql+asyncpg://root@{PG}/{database}" if database else None
+        server = start_prefect_server(tmp_path / "prefect", port, url)
         env = dict(
             os.environ,
             PREFECT_API_URL=api,
@@ -126,7 +129,7 @@ def main() -> None:
         os.environ.update(env)
         try:
             from reelflow.flows.reel import generate_reel
-            from reelflow.flows.runtime import RunContext
+            from reelflow.flows.runtime import RunContext, in_process_runs
             from reelflow.pipeline import run_reel
             from reelflow.settings import Settings
 
@@ -137,10 +140,11 @@ def main() -> None:
 
             direct = Settings(data_dir=tmp_path / "direct")
             direct_s, _ = timed(lambda: run_reel(spec, tmp_path / "direct.mp4", settings=direct))
-            cold_s, cold = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
-            cached_s, _ = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
             edited = spec_for(args.quality, captions={"animation": "bounce"})
-            edit_s, _ = timed(lambda: generate_reel(edited, RunContext(), return_state=True))
+            with in_process_runs():  # as `reelflow render` runs them
+                cold_s, cold = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
+                cached_s, _ = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
+                edit_s, _ = timed(lambda: generate_reel(edited, RunContext(), return_state=True))
             assert cold.is_completed()
             scripts = [f"Reel number {n}. " + SCRIPT for n in ("one", "two", "three")]
             parallel_s = through_worker(env, [spec_for(args.quality, script=s) for s in scripts],
@@ -151,6 +155,9 @@ def main() -> None:
             )
         finally:
             stop(server)
+            if database:
+                drop_database(database)
+    print(f"server database: {args.database}")
     print(f"reel: {args.quality}, {spec_for(args.quality).script[:30]}..., gradient, music, "
           "highlight captions, dynamic effects")  # fmt: skip
     rows = [

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -29,17 +30,12 @@ sys.path.insert(0, str(ROOT))
 from prefect.client.orchestration import PrefectClient  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from bench.common import tree_rss_kb  # noqa: E402
+from bench.common import percentile, tree_rss_kb  # noqa: E402
 from reelflow.deployments.pools import set_reel_concurrency  # noqa: E402
 from tests.reliability.conftest import new_project, new_user, trigger  # noqa: E402
 from tests.reliability.stack import Stack  # noqa: E402
 
 SCRIPT = "Reel {n}. Short reels are rendered side by side. This one is number {n}."
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 class MemorySampler(threading.Thread):
@@ -63,6 +59,14 @@ class MemorySampler(threading.Thread):
 
     def _keep(self, key: str, kb: int) -> None:
         self.peaks[key] = max(self.peaks.get(key, 0), kb)
+
+
+def machine_cpu_s() -> float:
+    """CPU seconds all processes of the machine have used (busy time in /proc/stat)."""
+    with open("/proc/stat") as fh:
+        fields = [int(x) for x in fh.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
 
 
 def run_batch(stack: Stack, user, quality: str, parallel: int, reels: int, tag: str) -> float:
@@ -123,10 +127,13 @@ def main() -> None:
             # warm the music library and page cache so every configuration measures the same
             run_batch(stack, user, "low", 1, 1, "warm")
             results: dict[tuple[str, int], float] = {}
+            cpu: dict[tuple[str, int], float] = {}
             for quality in args.qualities.split(","):
                 for parallel in (1, 2, 3):
                     tag = f"{quality}{parallel}"
+                    cpu_before = machine_cpu_s()
                     seconds = run_batch(stack, user, quality, parallel, args.reels, tag)
+                    cpu[(quality, parallel)] = machine_cpu_s() - cpu_before
                     results[(quality, parallel)] = seconds
                     line = f"{quality} x{parallel}: {args.reels} reels in {seconds:.1f} s"
                     print(line, flush=True)
@@ -148,11 +155,17 @@ def main() -> None:
             sampler.stopped.set()
             stack.close()
     print(f"\n{args.reels} short reels (~5 s of speech) per configuration, one worker, 2 cores")
-    print(f"{'quality':8} {'parallel':>8} {'seconds':>8} {'reels/min':>10} {'speed-up':>9}")
+    # CPU: the whole machine's busy time during the batch (every process of the stack, and
+    # anything else running), per reel, and as a share of both cores over the batch.
+    print(f"{'quality':8} {'parallel':>8} {'seconds':>8} {'reels/min':>10} {'speed-up':>9} "
+          f"{'CPU s/reel':>11} {'cores busy':>11}")  # fmt: skip
+    cores = os.cpu_count() or 1
     for (quality, parallel), seconds in results.items():
         base = results[(quality, 1)]
+        used = cpu[(quality, parallel)]
         print(f"{quality:8} {parallel:8d} {seconds:8.1f} {args.reels / seconds * 60:10.1f} "
-              f"{base / seconds:8.2f}x")  # fmt: skip
+              f"{base / seconds:8.2f}x {used / args.reels:11.1f} "
+              f"{used / (seconds * cores):10.0%}")  # fmt: skip
     print(f"API latency under load (2 parallel, low): p50 {statistics.median(api_ms):.1f} ms, "
           f"p99 {percentile(api_ms, 0.99):.1f} ms over {len(api_ms)} requests")  # fmt: skip
     print(f"WebSocket event latency under load: p50 {statistics.median(ws_ms):.1f} ms, "

@@ -123,6 +123,21 @@ class Stack:
                 proc.wait(timeout=5)
 
 
+def stop_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
+    """SIGINT `proc`'s process group, SIGKILL it if it is still running after `grace_s`.
+
+    An idle Prefect worker may ignore one SIGINT (shared/PREFECT-NOTES.md), hence the escalation.
+    """
+    if proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        proc.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+
+
 def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) -> None:
     """Pools and queues, `prefect deploy --all`, and the reel deployments' concurrency limit."""
     from prefect.client.orchestration import PrefectClient

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -12,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reelflow.deployments.stack import REPO_ROOT
+from reelflow.deployments.stack import REPO_ROOT, stop_group
 from reelflow.settings import Settings
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -76,13 +75,7 @@ class Worker:
 
     def stop(self) -> None:
         """SIGINT, then SIGKILL: an idle worker may ignore one SIGINT (PREFECT-NOTES)."""
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGINT)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, signal.SIGKILL)
-                self.process.wait(timeout=10)
+        stop_group(self.process)
 
     def tail(self, lines: int = 40) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])

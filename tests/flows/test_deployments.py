@@ -15,7 +15,7 @@ import pytest
 from prefect.client.orchestration import PrefectClient
 
 from reelflow.deployments.pools import QUEUES, ensure_pools
-from reelflow.deployments.stack import REPO_ROOT, wait_for_health
+from reelflow.deployments.stack import REPO_ROOT, stop_group, wait_for_health
 from reelflow.engine.ffmpeg import probe
 from tests.flows.helpers import flow_events
 from tests.redis_server import free_port
@@ -33,17 +33,6 @@ def child_env(api_url: str, tmp_path: Path, prefix: str) -> dict[str, str]:
         REELFLOW_DATA_DIR=str(tmp_path / "data"),
         REELFLOW_REDIS_KEY_PREFIX=prefix,
     )
-
-
-def stop(proc: subprocess.Popen) -> None:
-    # Idle workers can ignore one SIGINT (shared/PREFECT-NOTES.md): escalate.
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
 
 
 def test_cpu_deployment_runs_through_a_process_worker(prefect_server, tmp_path, rclient, prefix):
@@ -81,7 +70,7 @@ def test_cpu_deployment_runs_through_a_process_worker(prefect_server, tmp_path, 
         video = Path(events[-1]["output"]["video"])
         assert video.is_relative_to(tmp_path / "data") and probe(video).video.width == 540
     finally:
-        stop(worker)
+        stop_group(worker)
 
 
 def test_reelflow_up_starts_the_stack_and_ctrl_c_stops_it(tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from reelflow.deployments.stack import bootstrap, wait_for_health
+from reelflow.deployments.stack import bootstrap, stop_group, wait_for_health
 from reelflow.settings import Settings
 from tests.redis_server import ThrowawayRedis, free_port
 
@@ -173,12 +173,7 @@ class Stack:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=10)
             return
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            proc.wait(timeout=grace_s)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=10)
+        stop_group(proc, grace_s=grace_s)
 
     def kill_tree(self, name: str) -> int:
         """SIGKILL a process and every descendant at once, as when its host dies.
