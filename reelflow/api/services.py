@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -25,6 +26,8 @@ from reelflow.store import Store
 log = logging.getLogger(__name__)
 
 _STORE_RETRY_S = 5.0
+_CLOSE_GRACE_S = 5.0
+_RECANCEL_S = 0.5
 
 
 @dataclass
@@ -64,21 +67,51 @@ class Services:
             raise unavailable("Prefect", "PREFECT_API_URL is not set", retry_after_s=60)
         return self.prefect
 
-    async def close(self) -> None:
-        """Stop background tasks and close every client."""
-        for task in self.background:
-            task.cancel()
-        for task in self.background:
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await task
+    async def close(self, grace_s: float = _CLOSE_GRACE_S) -> None:
+        """Stop background tasks and close every client, in bounded time.
+
+        A shutdown that never ends keeps a replica from restarting, so each step gets `grace_s`
+        and what overruns it is logged and left behind.
+        """
+        await stop_tasks(self.background, grace_s)
         if self.prefect is not None:
-            with contextlib.suppress(Exception):
-                await self.prefect.__aexit__(None, None, None)
+            await _bounded("Prefect client", self.prefect.__aexit__(None, None, None), grace_s)
         if self.lifecycle is not None:
-            await asyncio.to_thread(self.lifecycle.close)
-        await self.redis.aclose()
+            await _bounded("progress sink", asyncio.to_thread(self.lifecycle.close), grace_s)
+        await _bounded("Redis client", self.redis.aclose(), grace_s)
         if self._store is not None:
-            await asyncio.to_thread(self._store.close)
+            await _bounded("project store", asyncio.to_thread(self._store.close), grace_s)
+
+
+async def stop_tasks(tasks: list[asyncio.Task], grace_s: float) -> None:
+    """Cancel `tasks` and wait up to `grace_s` for them to end.
+
+    Cancellation is repeated: a library that turns a cancellation into an ordinary error (seen
+    with the Prefect event subscriber) lets a reconnecting loop go on, and awaiting it once
+    would wait forever.
+    """
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + grace_s
+    pending = {task for task in tasks if not task.done()}
+    while pending and loop.time() < deadline:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=min(_RECANCEL_S, grace_s))
+    for task in tasks:
+        if task.done() and not task.cancelled() and task.exception() is not None:
+            log.warning("background task %s had failed: %r", task.get_name(), task.exception())
+    for task in pending:
+        log.error("background task %s did not stop within %.0f s", task.get_name(), grace_s)
+
+
+async def _bounded(what: str, closing: Awaitable[object], grace_s: float) -> None:
+    try:
+        async with asyncio.timeout(grace_s):
+            await closing
+    except TimeoutError:
+        log.error("closing the %s took over %.0f s; left open", what, grace_s)
+    except Exception as exc:  # a client that fails to close must not stop the others
+        log.warning("closing the %s failed: %s", what, exc)
 
 
 async def open_services(settings: Settings, config: ApiConfig, prefect_api_url: str | None):
