@@ -74,6 +74,9 @@ class Services:
         and what overruns it is logged and left behind.
         """
         await stop_tasks(self.background, grace_s)
+        for task in self.background:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                log.warning("background task %s had failed: %r", task.get_name(), task.exception())
         if self.prefect is not None:
             await _bounded("Prefect client", self.prefect.__aexit__(None, None, None), grace_s)
         if self.lifecycle is not None:
@@ -97,9 +100,6 @@ async def stop_tasks(tasks: list[asyncio.Task], grace_s: float) -> None:
         for task in pending:
             task.cancel()
         _, pending = await asyncio.wait(pending, timeout=min(_RECANCEL_S, grace_s))
-    for task in tasks:
-        if task.done() and not task.cancelled() and task.exception() is not None:
-            log.warning("background task %s had failed: %r", task.get_name(), task.exception())
     for task in pending:
         log.error("background task %s did not stop within %.0f s", task.get_name(), grace_s)
 

@@ -24,7 +24,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from reelflow.api.deps import authenticate
 from reelflow.api.runs import owner_of
-from reelflow.api.services import Services
+from reelflow.api.services import Services, stop_tasks
 from reelflow.progress import ProgressEvent
 from reelflow.progress.reader import replay, subscribe, user_tasks
 from reelflow.store import User
@@ -34,6 +34,7 @@ router = APIRouter()
 
 AUTH_TIMEOUT_S = 10.0
 _SEEN_MAX = 20_000
+_STOP_GRACE_S = 5.0
 _REDIS_ERRORS = (aioredis.RedisError, OSError, TimeoutError)
 
 
@@ -106,11 +107,11 @@ class Viewer:
         try:
             await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
         finally:
+            # a job's failure is how the viewer left (a disconnect); there is nothing to report
+            await stop_tasks(jobs, _STOP_GRACE_S)
             for job in jobs:
-                job.cancel()
-            for job in jobs:
-                with contextlib.suppress(BaseException):
-                    await job
+                if job.done() and not job.cancelled():
+                    job.exception()  # retrieved, so asyncio does not log it
 
     # -- outgoing ------------------------------------------------------------------------
 
