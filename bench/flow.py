@@ -11,6 +11,10 @@ as in the compose stack; `--database sqlite` for the embedded default), then mea
   3 reels     three different reels through a real process worker with a deployment limit
               of 3, against the same three one after another through the same worker
 Overhead = flow cold - direct (target <= 1 s with a server running).
+
+The single-reel figures are repeated (`--repeat`, default 3), each repetition in a fresh data
+folder so its cold run really is cold (music library included), and reported as medians with
+every run listed: on a shared VM one ffmpeg command varies by +-20 % from run to run.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,9 +42,9 @@ SCRIPT = (
 )
 
 
-def timed(fn):
+def timed(fn, *args, **kwargs):
     start = time.perf_counter()
-    value = fn()
+    value = fn(*args, **kwargs)
     return time.perf_counter() - start, value
 
 
@@ -109,7 +114,9 @@ def main() -> None:
         help="The server's database. SQLite answers 503 (database locked) to a run created "
         "while it still writes the previous run's events, and the client retries after ~2 s.",
     )
+    parser.add_argument("--repeat", type=int, default=3, help="single-reel repetitions")
     args = parser.parse_args()
+    measured: dict[str, list[float]] = {"direct": [], "cold": [], "cached": [], "edit": []}
     database = create_database("rf_flowbench") if args.database == "postgres" else None
     with tempfile.TemporaryDirectory(prefix="reelflow-flowbench-") as tmp:
         tmp_path = Path(tmp)
@@ -134,18 +141,23 @@ def main() -> None:
             from reelflow.settings import Settings
 
             spec = spec_for(args.quality)
+            edited = spec_for(args.quality, captions={"animation": "bounce"})
             # Warm this process (imports, librosa's JIT) so neither side pays it alone.
             warm = Settings(data_dir=tmp_path / "warm")
             run_reel(spec_for("low", script="Warm up."), tmp_path / "warm.mp4", settings=warm)
 
-            direct = Settings(data_dir=tmp_path / "direct")
-            direct_s, _ = timed(lambda: run_reel(spec, tmp_path / "direct.mp4", settings=direct))
-            edited = spec_for(args.quality, captions={"animation": "bounce"})
-            with in_process_runs():  # as `reelflow render` runs them
-                cold_s, cold = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
-                cached_s, _ = timed(lambda: generate_reel(spec, RunContext(), return_state=True))
-                edit_s, _ = timed(lambda: generate_reel(edited, RunContext(), return_state=True))
-            assert cold.is_completed()
+            for rep in range(args.repeat):
+                direct = Settings(data_dir=tmp_path / f"direct-{rep}")
+                out = tmp_path / f"direct-{rep}.mp4"
+                seconds, _ = timed(run_reel, spec, out, settings=direct)
+                measured["direct"].append(seconds)
+                # A fresh data folder: every cache (results, music library) starts empty.
+                os.environ["REELFLOW_DATA_DIR"] = str(tmp_path / f"data-{rep}")
+                with in_process_runs():  # as `reelflow render` runs them
+                    for name, reel in (("cold", spec), ("cached", spec), ("edit", edited)):
+                        seconds, state = timed(generate_reel, reel, RunContext(), return_state=True)
+                        assert state.is_completed(), state
+                        measured[name].append(seconds)
             scripts = [f"Reel number {n}. " + SCRIPT for n in ("one", "two", "three")]
             parallel_s = through_worker(env, [spec_for(args.quality, script=s) for s in scripts],
                                         limit=3)  # fmt: skip
@@ -160,17 +172,25 @@ def main() -> None:
     print(f"server database: {args.database}")
     print(f"reel: {args.quality}, {spec_for(args.quality).script[:30]}..., gradient, music, "
           "highlight captions, dynamic effects")  # fmt: skip
+    direct_s, cold_s, cached_s, edit_s = (
+        statistics.median(measured[k]) for k in ("direct", "cold", "cached", "edit")
+    )
+    print(f"single reel: median of {args.repeat} (runs in brackets)")
     rows = [
-        ("direct engine call (no Prefect)", direct_s, ""),
-        ("flow, cold", cold_s, f"overhead {cold_s - direct_s:+.2f} s (target <= 1 s)"),
-        ("flow, fully cached re-run", cached_s, f"{cached_s / cold_s:.0%} of cold (<= 10 %)"),
-        ("flow, caption-only edit", edit_s, f"{edit_s / cold_s:.0%} of cold (<= 60 %)"),
-        ("3 reels via worker, limit 3", parallel_s, ""),
-        ("3 reels via worker, one at a time", serial_s,
+        ("direct engine call (no Prefect)", direct_s, "direct", ""),
+        ("flow, cold", cold_s, "cold", f"overhead {cold_s - direct_s:+.2f} s (target <= 1 s)"),
+        ("flow, fully cached re-run", cached_s, "cached",
+         f"{cached_s / cold_s:.0%} of cold (<= 10 %)"),
+        ("flow, caption-only edit", edit_s, "edit", f"{edit_s / cold_s:.0%} of cold (<= 60 %)"),
+        ("3 reels via worker, limit 3", parallel_s, None, ""),
+        ("3 reels via worker, one at a time", serial_s, None,
          f"parallel/serial {parallel_s / serial_s:.2f}"),
     ]  # fmt: skip
-    for name, seconds, note in rows:
-        print(f"{name:36} {seconds:8.2f} s  {note}")
+    for name, seconds, key, note in rows:
+        runs = f"[{' '.join(f'{v:.2f}' for v in measured[key])}]" if key else ""
+        print(f"{name:36} {seconds:8.2f} s  {note} {runs}".rstrip())
+    per_run = [f"{e / c:.0%}" for e, c in zip(measured["edit"], measured["cold"], strict=True)]
+    print(f"caption-only edit / cold, run by run: {' '.join(per_run)}")
 
 
 if __name__ == "__main__":
