@@ -55,11 +55,7 @@ def stop(proc: subprocess.Popen) -> None:
     stop_group(proc, grace_s=15)
 
 
-def tree_rss_kb(pid: int, per_name: dict[str, int] | None = None) -> int:
-    """Resident memory of `pid` and all its descendants, in kB.
-
-    With `per_name`, also keeps each process name's largest single-process RSS there.
-    """
+def _children() -> dict[int, list[int]]:
     children: dict[int, list[int]] = {}
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
@@ -70,6 +66,31 @@ def tree_rss_kb(pid: int, per_name: dict[str, int] | None = None) -> int:
         except (OSError, IndexError, ValueError):
             continue
         children.setdefault(ppid, []).append(int(entry.name))
+    return children
+
+
+def tree_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) used so far by `pid`, its live descendants, and every
+    descendant that has exited and been waited for (the kernel adds those to their parent)."""
+    children, total, todo = _children(), 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo.extend(children.get(p, []))
+        try:
+            with open(f"/proc/{p}/stat") as fh:
+                fields = fh.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def tree_rss_kb(pid: int, per_name: dict[str, int] | None = None) -> int:
+    """Resident memory of `pid` and all its descendants, in kB.
+
+    With `per_name`, also keeps each process name's largest single-process RSS there.
+    """
+    children = _children()
     total, todo = 0, [pid]
     while todo:
         p = todo.pop()

@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from prefect.client.orchestration import PrefectClient  # noqa: E402
 from websockets.sync.client import connect  # noqa: E402
 
-from bench.common import percentile, tree_rss_kb  # noqa: E402
+from bench.common import percentile, tree_cpu_s, tree_rss_kb  # noqa: E402
 from reelflow.deployments.pools import set_reel_concurrency  # noqa: E402
 from tests.reliability.conftest import new_project, new_user, trigger  # noqa: E402
 from tests.reliability.stack import Stack  # noqa: E402
@@ -67,6 +67,11 @@ def machine_cpu_s() -> float:
         fields = [int(x) for x in fh.readline().split()[1:]]
     idle = fields[3] + fields[4]  # idle + iowait
     return (sum(fields[:8]) - idle) / os.sysconf("SC_CLK_TCK")
+
+
+def role_cpu_s(stack: Stack) -> dict[str, float]:
+    """CPU seconds used so far by each process tree of the stack (api, prefect, worker, ...)."""
+    return {name: tree_cpu_s(proc.pid) for name, proc in list(stack.processes.items())}
 
 
 def run_batch(stack: Stack, user, quality: str, parallel: int, reels: int, tag: str) -> float:
@@ -116,6 +121,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--reels", type=int, default=6)
     parser.add_argument("--qualities", default="low,high")
+    parser.add_argument("--parallel", default="1,2,3", help="concurrency limits to measure")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="reelflow-load-") as tmp:
         stack = Stack(Path(tmp), max_parallel=3)
@@ -128,12 +134,17 @@ def main() -> None:
             run_batch(stack, user, "low", 1, 1, "warm")
             results: dict[tuple[str, int], float] = {}
             cpu: dict[tuple[str, int], float] = {}
+            roles: dict[tuple[str, int], dict[str, float]] = {}
             for quality in args.qualities.split(","):
-                for parallel in (1, 2, 3):
+                for parallel in (int(p) for p in args.parallel.split(",")):
                     tag = f"{quality}{parallel}"
-                    cpu_before = machine_cpu_s()
+                    cpu_before, roles_before = machine_cpu_s(), role_cpu_s(stack)
                     seconds = run_batch(stack, user, quality, parallel, args.reels, tag)
                     cpu[(quality, parallel)] = machine_cpu_s() - cpu_before
+                    roles[(quality, parallel)] = {
+                        role: used - roles_before.get(role, 0.0)
+                        for role, used in role_cpu_s(stack).items()
+                    }
                     results[(quality, parallel)] = seconds
                     line = f"{quality} x{parallel}: {args.reels} reels in {seconds:.1f} s"
                     print(line, flush=True)
@@ -166,6 +177,10 @@ def main() -> None:
         print(f"{quality:8} {parallel:8d} {seconds:8.1f} {args.reels / seconds * 60:10.1f} "
               f"{base / seconds:8.2f}x {used / args.reels:11.1f} "
               f"{used / (seconds * cores):10.0%}")  # fmt: skip
+    print("CPU s per reel by process tree (worker: its flow-run processes and their ffmpeg):")
+    for (quality, parallel), used in roles.items():
+        parts = ", ".join(f"{role} {s / args.reels:.2f}" for role, s in sorted(used.items()))
+        print(f"  {quality} x{parallel}: {parts}")
     print(f"API latency under load (2 parallel, low): p50 {statistics.median(api_ms):.1f} ms, "
           f"p99 {percentile(api_ms, 0.99):.1f} ms over {len(api_ms)} requests")  # fmt: skip
     print(f"WebSocket event latency under load: p50 {statistics.median(ws_ms):.1f} ms, "
