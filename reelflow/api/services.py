@@ -89,9 +89,10 @@ class Services:
 async def stop_tasks(tasks: list[asyncio.Task], grace_s: float) -> None:
     """Cancel `tasks` and wait up to `grace_s` for them to end.
 
-    Cancellation is repeated: a library that turns a cancellation into an ordinary error (seen
-    with the Prefect event subscriber) lets a reconnecting loop go on, and awaiting it once
-    would wait forever.
+    Cancellation is repeated: a library that turns a cancellation into an ordinary error lets a
+    reconnecting loop go on, and awaiting such a task once waits forever (how CI's API shutdown
+    once hung for 300 s with the Prefect event relay running; the exact library path was not
+    caught).
     """
     loop = asyncio.get_running_loop()
     deadline = loop.time() + grace_s
