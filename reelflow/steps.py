@@ -325,7 +325,6 @@ def publish(result: render.RenderResult, target: Path) -> dict[str, str]:
     poster = target.with_suffix(".jpg")
     for source, destination in ((result.video_path, target), (result.poster_path, poster)):
         with atomic_output(destination) as tmp:
-            tmp.unlink()
             try:
                 os.link(source, tmp)  # same disk: instant, and the cache copy stays intact
             except OSError:

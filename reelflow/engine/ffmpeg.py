@@ -11,8 +11,8 @@ import contextlib
 import functools
 import os
 import subprocess
-import tempfile
 import threading
+import uuid
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -129,13 +129,12 @@ def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside `path`; rename it into place only if the block succeeds.
 
     The temporary name keeps the suffix, so ffmpeg still picks the right muxer. On any error the
-    temporary file is removed and nothing appears at `path`.
+    temporary file is removed and nothing appears at `path`. The writer creates the file, so it
+    gets the process's usual permissions (mkstemp's 0600 would have carried over to the output).
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.stem}.", suffix=final.suffix, dir=final.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = final.with_name(f".{final.stem}.{uuid.uuid4().hex[:12]}{final.suffix}")
     try:
         yield tmp
         if not tmp.exists() or tmp.stat().st_size == 0:
