@@ -23,6 +23,7 @@ from prefect.events.clients import get_events_subscriber
 from prefect.events.filters import EventFilter, EventNameFilter
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
+from reelflow.api.cancellation import cancel_requested
 from reelflow.deployments.recovery import resubmit
 from reelflow.progress import TERMINAL, ProgressEvent, RedisProgressSink
 from reelflow.progress.reader import get_status
@@ -89,13 +90,6 @@ class LifecycleWriter:
             self._seen.popitem(last=False)
 
 
-def _cancel_requested() -> bool:
-    # A cancellation that arrives while a library's own timeout fires can come out as an
-    # ordinary error (or not at all); the task still counts it as requested.
-    task = asyncio.current_task()
-    return task is not None and task.cancelling() > 0
-
-
 def _run_id(resource_id: str) -> str | None:
     return resource_id[len(_RUN_PREFIX) :] if resource_id.startswith(_RUN_PREFIX) else None
 
@@ -116,10 +110,10 @@ async def relay_prefect_events(writer: LifecycleWriter, api_url: str) -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # the server is away or restarting: try again later
-            if _cancel_requested():
+            if cancel_requested():
                 raise asyncio.CancelledError from exc
             log.warning("Prefect event stream lost (%s); reconnecting in %.0f s", exc, delay)
-        if _cancel_requested():
+        if cancel_requested():
             raise asyncio.CancelledError
         await asyncio.sleep(delay)
         delay = min(delay * 2, _BACKOFF_MAX_S)

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from prefect.client.orchestration import PrefectClient
 
+from reelflow.api.cancellation import stop_tasks
 from reelflow.api.config import ApiConfig
 from reelflow.api.errors import unavailable
 from reelflow.api.relay import LifecycleWriter
@@ -27,7 +28,6 @@ log = logging.getLogger(__name__)
 
 _STORE_RETRY_S = 5.0
 _CLOSE_GRACE_S = 5.0
-_RECANCEL_S = 0.5
 
 
 @dataclass
@@ -84,25 +84,6 @@ class Services:
         await _bounded("Redis client", self.redis.aclose(), grace_s)
         if self._store is not None:
             await _bounded("project store", asyncio.to_thread(self._store.close), grace_s)
-
-
-async def stop_tasks(tasks: list[asyncio.Task], grace_s: float) -> None:
-    """Cancel `tasks` and wait up to `grace_s` for them to end.
-
-    Cancellation is repeated: a library that turns a cancellation into an ordinary error lets a
-    reconnecting loop go on, and awaiting such a task once waits forever (how CI's API shutdown
-    once hung for 300 s with the Prefect event relay running; the exact library path was not
-    caught).
-    """
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + grace_s
-    pending = {task for task in tasks if not task.done()}
-    while pending and loop.time() < deadline:
-        for task in pending:
-            task.cancel()
-        _, pending = await asyncio.wait(pending, timeout=min(_RECANCEL_S, grace_s))
-    for task in pending:
-        log.error("background task %s did not stop within %.0f s", task.get_name(), grace_s)
 
 
 async def _bounded(what: str, closing: Awaitable[object], grace_s: float) -> None:

@@ -22,9 +22,10 @@ from typing import Any
 import redis.asyncio as aioredis
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from reelflow.api.cancellation import cancel_requested, stop_tasks
 from reelflow.api.deps import authenticate
 from reelflow.api.runs import owner_of
-from reelflow.api.services import Services, stop_tasks
+from reelflow.api.services import Services
 from reelflow.progress import ProgressEvent
 from reelflow.progress.reader import replay, subscribe, user_tasks
 from reelflow.store import User
@@ -196,6 +197,8 @@ class Viewer:
                     async for event in live:
                         await self._live(event)
             except _REDIS_ERRORS as exc:
+                if cancel_requested():  # the viewer is being stopped: the error was our cancel
+                    raise asyncio.CancelledError from exc
                 log.warning("progress relay for %s lost Redis (%s); retrying", self.user.id, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -9,8 +9,9 @@ import time
 import pytest
 import redis.asyncio as aioredis
 
+from reelflow.api.cancellation import cancel_requested, stop_tasks
 from reelflow.api.config import ApiConfig
-from reelflow.api.services import Services, stop_tasks
+from reelflow.api.services import Services
 from reelflow.settings import Settings
 
 
@@ -73,7 +74,40 @@ def test_a_task_that_will_not_stop_is_logged_and_left(caplog) -> None:
         await task
         return elapsed, still_running
 
-    with caplog.at_level(logging.ERROR, logger="reelflow.api.services"):
+    with caplog.at_level(logging.ERROR, logger="reelflow.api.cancellation"):
         elapsed, still_running = asyncio.run(asyncio.wait_for(scenario(), 30))
     assert still_running and 0.9 <= elapsed < 3.0
     assert "stubborn did not stop" in caplog.text
+
+
+async def _library_read() -> None:
+    """A read whose library turns a cancellation into its own error (as redis-py can)."""
+    try:
+        await asyncio.sleep(3600)
+    except asyncio.CancelledError:
+        raise ConnectionError("Connection closed by server.") from None
+
+
+@pytest.mark.timeout(60)
+def test_a_retry_loop_sees_a_cancellation_the_library_lost() -> None:
+    async def relay_like(seen: list[str]) -> None:
+        while True:
+            try:
+                await _library_read()
+            except ConnectionError:
+                seen.append("error")
+                if cancel_requested():
+                    raise asyncio.CancelledError from None
+            await asyncio.sleep(0)
+
+    async def scenario() -> tuple[list[str], bool, bool]:
+        seen: list[str] = []
+        task = asyncio.create_task(relay_like(seen))
+        await asyncio.sleep(0.01)
+        assert not cancel_requested()  # this (main) task was never asked to stop
+        task.cancel()  # one cancel, as asyncio's final clean-up sends
+        done, _ = await asyncio.wait({task}, timeout=5)
+        return seen, task in done, task.cancelled()
+
+    seen, finished, cancelled = asyncio.run(scenario())
+    assert seen == ["error"] and finished and cancelled
