@@ -5,7 +5,7 @@
     .venv/bin/python bench/align.py --plain         # the plain pocketsphinx recipe, for contrast
 
 align-dev (human speech, TIMIT sample) is read from ../shared/align-dev and never copied; the
-synthetic corpus is spoken by `reelflow.engine.tts` (espeak-ng), whose word events are the
+synthetic corpus is spoken by `reelflow.engine.speech.tts` (espeak-ng), whose word events are the
 ground truth. Speed is audio seconds per CPU second of `align()` in this one process (one
 core), with decoders already loaded. Peak RSS of the long run is measured in a fresh process.
 """
@@ -116,7 +116,7 @@ def iter_dev():
 
 
 def iter_synthetic():
-    from reelflow.engine.tts import synthesize
+    from reelflow.engine.speech.tts import synthesize
 
     for i, text in enumerate(SENTENCES):
         for voice, rate in VOICES:
@@ -170,7 +170,7 @@ def plain_recipe(samples: np.ndarray, rate: int, text: str):
 def write_long(minutes: float, folder: Path) -> Path:
     """Concatenate synthetic sentences (0.4 s apart) into `minutes` of speech: WAV + truth."""
     from reelflow.engine.audio import write_wav
-    from reelflow.engine.tts import synthesize
+    from reelflow.engine.speech.tts import synthesize
 
     parts, texts, truth, t, i = [], [], [], 0.0, 0
     while t < minutes * 60:
@@ -190,7 +190,7 @@ def write_long(minutes: float, folder: Path) -> Path:
 
 def long_run(wav: Path) -> None:
     """Align a long WAV in this (fresh) process; print accuracy, speed and peak RSS."""
-    from reelflow.engine.alignment import align_file
+    from reelflow.engine.alignment.align import align_file
 
     meta = json.loads(wav.with_suffix(".json").read_text())
     scores = Scores()
@@ -221,7 +221,7 @@ def _peak_rss_mb() -> float:
 
 def _ablate(*, no_repair: bool, no_refine: bool) -> None:
     """Switch off one improvement in this benchmark process, to show what it contributes."""
-    from reelflow.engine import pcm, refine
+    from reelflow.engine.alignment import pcm, refine
 
     if no_repair:
         pcm.repair_byte_slips = lambda samples: (samples, 0)

@@ -26,7 +26,7 @@ sys.path.insert(0, str(ROOT))
 from bench.common import free_port, start_prefect_server, stop, timed  # noqa: E402
 from reelflow import steps  # noqa: E402
 from reelflow.engine import ffmpeg  # noqa: E402
-from reelflow.engine.tts import synthesize_to_wav  # noqa: E402
+from reelflow.engine.speech.tts import synthesize_to_wav  # noqa: E402
 from reelflow.models import parse_spec  # noqa: E402
 from reelflow.presets import QUALITY_PRESETS  # noqa: E402
 
@@ -62,13 +62,13 @@ def hand_built(folder: Path, spec, duration: float, voice: Path, background: Pat
         words, spec.captions, quality="high", platform="instagram", duration_s=duration,
         out_dir=folder,
     )  # fmt: skip
-    from reelflow.engine.music import preset_track
+    from reelflow.engine.music.tracks import preset_track
     from reelflow.presets import MUSIC_PRESETS
 
     music = preset_track(MUSIC_PRESETS["upbeat"], duration + 4, cache_dir=folder / "music")
     period = 60 / 128 * 2
     zoom = f"1.04*(1+0.04*max(0,1-mod(it,{period:.4f})/0.3))"
-    from reelflow.engine.fonts import fonts_dir
+    from reelflow.engine.captions.fonts import fonts_dir
 
     graph = (
         f"[0:v]fps=30,crop=min(iw\\,ih*9/16):min(ih\\,iw*16/9),"

@@ -13,12 +13,18 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from reelflow.engine import alignment, audio, captions, music, render, tts, voice
-from reelflow.engine.background import Background, check_background
-from reelflow.engine.effects import CameraMotion, plan_camera
+from reelflow.engine import audio
+from reelflow.engine.alignment import align as alignment
+from reelflow.engine.captions import ass as captions
 from reelflow.engine.errors import InputError
 from reelflow.engine.ffmpeg import atomic_output, probe
-from reelflow.engine.mix import MixPlan, plan_mix
+from reelflow.engine.music import tracks as music
+from reelflow.engine.render import graph as render
+from reelflow.engine.render.background import Background, check_background
+from reelflow.engine.render.effects import CameraMotion, plan_camera
+from reelflow.engine.render.mix import MixPlan, plan_mix
+from reelflow.engine.speech import analysis as voice
+from reelflow.engine.speech import tts
 from reelflow.engine.text import tokenize
 from reelflow.engine.timing import WordTiming, WordTimings
 from reelflow.models import (

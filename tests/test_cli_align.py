@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from reelflow.commands.align import align
 from reelflow.engine.audio import write_wav
-from reelflow.engine.tts import synthesize
+from reelflow.engine.speech.tts import synthesize
 
 TEXT = "The quick brown fox jumps over the lazy dog."
 

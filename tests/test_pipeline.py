@@ -8,7 +8,7 @@ import pytest
 from reelflow import steps
 from reelflow.engine.audio import measure_loudness
 from reelflow.engine.ffmpeg import probe
-from reelflow.engine.tts import synthesize_to_wav
+from reelflow.engine.speech.tts import synthesize_to_wav
 from reelflow.models import parse_spec
 from reelflow.pipeline import MILESTONES, run_reel
 from tests import mediatools

@@ -23,7 +23,7 @@ def align(
     json_output: Annotated[bool, typer.Option("--json", help="Print JSON, not lines.")] = False,
 ) -> None:
     """Align a transcript to a recording and print each word's start, end and confidence."""
-    from reelflow.engine.alignment import align_file  # loads the recogniser: only when used
+    from reelflow.engine.alignment.align import align_file  # loads the recogniser: only when used
 
     transcript = _read_transcript(transcript_file)
     try:

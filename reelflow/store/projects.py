@@ -123,7 +123,7 @@ class Projects(Files):
     ) -> WordTimings | None:
         """Apply hand corrections (``{"3": [1.2, 1.5]}``: word index -> start and end seconds).
 
-        Validated by `reelflow.engine.alignment.apply_corrections` against the audio length
+        Validated by `reelflow.engine.alignment.align.apply_corrections` against the audio length
         (`duration_s`, else the one stored with the timings, else the voice upload's). Returns
         the corrected timings, None if there is no such project; `InputError` naming
         ``corrections[INDEX]`` for an impossible correction or when nothing is timed yet.

@@ -112,6 +112,6 @@ def apply(
     """Apply hand corrections with the alignment module's validated `apply_corrections`."""
     # Imported here: the alignment module pulls in the speech recogniser, which the store and
     # the API process do not otherwise need.
-    from reelflow.engine.alignment import apply_corrections
+    from reelflow.engine.alignment.align import apply_corrections
 
     return apply_corrections(timings, parse_corrections(corrections), duration_s=duration_s)

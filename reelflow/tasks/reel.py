@@ -18,13 +18,13 @@ from prefect.cache_policies import NO_CACHE
 from prefect.context import TaskRunContext
 
 from reelflow import steps
-from reelflow.engine.background import Background
-from reelflow.engine.effects import CameraMotion
-from reelflow.engine.mix import MixPlan
-from reelflow.engine.music import MusicAnalysis
-from reelflow.engine.render import RenderResult
+from reelflow.engine.music.tracks import MusicAnalysis
+from reelflow.engine.render.background import Background
+from reelflow.engine.render.effects import CameraMotion
+from reelflow.engine.render.graph import RenderResult
+from reelflow.engine.render.mix import MixPlan
+from reelflow.engine.speech.analysis import VoiceAnalysis
 from reelflow.engine.timing import WordTimings
-from reelflow.engine.voice import VoiceAnalysis
 from reelflow.flows.runtime import RunContext
 from reelflow.models import (
     BackgroundSpec,

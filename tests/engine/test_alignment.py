@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from reelflow.engine import align_chunks
-from reelflow.engine.alignment import align, align_file
+from reelflow.engine.alignment import chunks as align_chunks
+from reelflow.engine.alignment.align import align, align_file
+from reelflow.engine.alignment.pcm import repair_byte_slips
 from reelflow.engine.audio import write_wav
 from reelflow.engine.errors import InputError
-from reelflow.engine.pcm import repair_byte_slips
+from reelflow.engine.speech.tts import Synthesis, synthesize
 from reelflow.engine.text import tokenize
 from reelflow.engine.timing import WordTimings
-from reelflow.engine.tts import Synthesis, synthesize
 
 ALIGN_DEV = Path(__file__).resolve().parents[3] / "shared" / "align-dev"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reelflow.engine.alignment import apply_corrections
+from reelflow.engine.alignment.align import apply_corrections
 from reelflow.engine.errors import InputError
 from reelflow.engine.timing import WordTiming, WordTimings
 

@@ -55,7 +55,7 @@ def test_a_writer_that_writes_nothing_is_an_error(tmp_path: Path) -> None:
 
 
 def test_publish_links_the_render_with_its_permissions(tmp_path: Path, umask_022) -> None:
-    from reelflow.engine.render import RenderResult
+    from reelflow.engine.render.graph import RenderResult
 
     cache = tmp_path / "cache"
     video, poster = cache / "reel.mp4", cache / "reel.jpg"

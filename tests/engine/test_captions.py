@@ -9,10 +9,10 @@ from pathlib import Path
 import pysubs2
 import pytest
 
-from reelflow.engine.caption_layout import Box, LayoutRules, layout_words
-from reelflow.engine.captions import build_captions, fonts_dir, group_words, write_captions
+from reelflow.engine.captions.ass import build_captions, fonts_dir, group_words, write_captions
+from reelflow.engine.captions.fonts import bundled_fonts, resolve_font
+from reelflow.engine.captions.layout import Box, LayoutRules, layout_words
 from reelflow.engine.errors import InputError
-from reelflow.engine.fonts import bundled_fonts, resolve_font
 from reelflow.engine.timing import WordTiming, WordTimings
 from reelflow.presets import CAPTION_ANIMATIONS, PLATFORM_PRESETS, CaptionColours, CaptionStyle
 

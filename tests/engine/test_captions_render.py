@@ -9,10 +9,10 @@ import numpy as np
 import pysubs2
 import pytest
 
-from reelflow.engine.caption_layout import Box
-from reelflow.engine.captions import fonts_dir, write_captions
+from reelflow.engine.captions.ass import fonts_dir, write_captions
+from reelflow.engine.captions.fonts import matched_size, resolve_font, text_width
+from reelflow.engine.captions.layout import Box
 from reelflow.engine.ffmpeg import run_to_bytes
-from reelflow.engine.fonts import matched_size, resolve_font, text_width
 from reelflow.engine.timing import WordTiming, WordTimings
 from reelflow.presets import CAPTION_ANIMATIONS, PLATFORM_PRESETS, CaptionColours, CaptionStyle
 

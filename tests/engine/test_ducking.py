@@ -9,8 +9,8 @@ import pytest
 import soundfile as sf
 
 from reelflow.engine.audio import Segment, frame_energy_db, load_audio, speech_activity
-from reelflow.engine.ducking import ducking_envelope, write_envelope_wav
 from reelflow.engine.errors import InputError
+from reelflow.engine.music.ducking import ducking_envelope, write_envelope_wav
 
 RATE_HZ = 100
 DUCKED = 10 ** (-11.0 / 20)

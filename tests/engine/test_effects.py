@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from reelflow.engine.effects import STATIC, ease, plan_camera
 from reelflow.engine.errors import InputError
+from reelflow.engine.render.effects import STATIC, ease, plan_camera
 from reelflow.presets import EFFECTS_PRESETS
 
 

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from reelflow.engine import music
 from reelflow.engine.audio import load_audio
 from reelflow.engine.errors import InputError
-from reelflow.engine.music import bar_duration_s, choose_preset, fit_track, preset_track
+from reelflow.engine.music import tracks as music
+from reelflow.engine.music.tracks import bar_duration_s, choose_preset, fit_track, preset_track
 from reelflow.presets import MUSIC_PRESETS
 
 RATE = 8_000  # custom-track tests: small arrays, exact sample arithmetic

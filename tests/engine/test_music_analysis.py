@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from reelflow.engine.errors import InputError
-from reelflow.engine.music_analysis import MusicAnalysis, analyze_music, music_start_s
-from reelflow.engine.music_synth import bar_duration_s, synthesize_preset
+from reelflow.engine.music.analysis import MusicAnalysis, analyze_music, music_start_s
+from reelflow.engine.music.synth import bar_duration_s, synthesize_preset
 from reelflow.presets import MUSIC_PRESETS
 
 RATE = 48_000

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from reelflow.engine.errors import InputError
-from reelflow.engine.music_synth import bar_duration_s, synthesize_preset
+from reelflow.engine.music.synth import bar_duration_s, synthesize_preset
 from reelflow.presets import MUSIC_PRESETS
 
 RATE = 48_000

@@ -11,13 +11,13 @@ import numpy as np
 import pytest
 
 from reelflow.engine.audio import Segment, measure_loudness
-from reelflow.engine.background import Background
-from reelflow.engine.ducking import ducking_envelope, write_envelope_wav
-from reelflow.engine.effects import STATIC, plan_camera
 from reelflow.engine.errors import InputError, MediaError
 from reelflow.engine.ffmpeg import probe
-from reelflow.engine.mix import plan_mix
-from reelflow.engine.render import RenderJob, render
+from reelflow.engine.music.ducking import ducking_envelope, write_envelope_wav
+from reelflow.engine.render.background import Background
+from reelflow.engine.render.effects import STATIC, plan_camera
+from reelflow.engine.render.graph import RenderJob, render
+from reelflow.engine.render.mix import plan_mix
 from reelflow.presets import EFFECTS_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
 from tests import mediatools
 

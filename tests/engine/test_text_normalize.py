@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from reelflow.engine import numbers
-from reelflow.engine.normalize import readings, transcript_readings
-from reelflow.engine.pronounce import PHONES, guess_pronunciation, ipa_to_arpabet
+from reelflow.engine.alignment import numbers
+from reelflow.engine.alignment.normalize import readings, transcript_readings
+from reelflow.engine.alignment.pronounce import PHONES, guess_pronunciation, ipa_to_arpabet
 from reelflow.engine.text import syllable_weight, tokenize
 
 _UNITS = {w: i for i, w in enumerate(numbers._ONES)}

@@ -10,11 +10,13 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from reelflow.engine import _espeak_ctypes, ffmpeg, tts
+from reelflow.engine import ffmpeg
 from reelflow.engine.audio import frame_energy_db
 from reelflow.engine.errors import InputError
+from reelflow.engine.speech import espeak as _espeak_ctypes
+from reelflow.engine.speech import tts
+from reelflow.engine.speech.tts import Synthesis, spoken_text, synthesize, synthesize_to_wav
 from reelflow.engine.text import tokenize
-from reelflow.engine.tts import Synthesis, spoken_text, synthesize, synthesize_to_wav
 
 HOP_S = 0.005
 

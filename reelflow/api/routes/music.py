@@ -38,7 +38,7 @@ def describe_upload(store: Store, user_id: str, upload_id: str) -> None:
         return
     try:
         from reelflow.engine.audio import load_audio
-        from reelflow.engine.music_analysis import analyze_music
+        from reelflow.engine.music.analysis import analyze_music
 
         samples = load_audio(store.upload_path(upload), sample_rate=_ANALYSIS_RATE)
         samples = samples[: int(_ANALYSIS_SECONDS * _ANALYSIS_RATE)]

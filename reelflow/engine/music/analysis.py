@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import librosa
 import numpy as np
 
-from reelflow.engine.beat_dp import track_beats
 from reelflow.engine.errors import InputError
+from reelflow.engine.music.beats import track_beats
 
 ANALYSIS_SR = 22_050
 HOP = 256  # 11.6 ms beat-tracking resolution

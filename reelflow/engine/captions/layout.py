@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from reelflow.engine.fonts import Font, font_for_text, is_rtl, matched_size, text_width
+from reelflow.engine.captions.fonts import Font, font_for_text, is_rtl, matched_size, text_width
 
 LINE_STEP = 0.85  # distance between line centres, in font sizes
 INK_HALF = 0.5  # half the height a line's letters can take, in font sizes (libass line box: 0.45)

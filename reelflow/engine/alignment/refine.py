@@ -16,8 +16,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from reelflow.engine.align_chunks import Span
-from reelflow.engine.sphinx import FRAME_S
+from reelflow.engine.alignment.chunks import Span
+from reelflow.engine.alignment.sphinx import FRAME_S
 
 HOP_S = 0.0025
 ENERGY_FRAME_S = 0.010

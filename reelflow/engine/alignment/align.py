@@ -27,16 +27,17 @@ from pathlib import Path
 
 import numpy as np
 
-from reelflow.engine import ffmpeg, gaps, sphinx
-from reelflow.engine.align_chunks import Span, align_spans
+from reelflow.engine import ffmpeg
+from reelflow.engine.alignment import gaps, sphinx
+from reelflow.engine.alignment.chunks import Span, align_spans
+from reelflow.engine.alignment.condense import TimeMap, condense, speech_segments
+from reelflow.engine.alignment.corrections import apply_corrections
+from reelflow.engine.alignment.estimate import estimate_timings
+from reelflow.engine.alignment.normalize import transcript_readings
+from reelflow.engine.alignment.pcm import TARGET_RATE, to_pcm16
+from reelflow.engine.alignment.refine import energy_curve, word_times
 from reelflow.engine.audio import Segment
-from reelflow.engine.condense import TimeMap, condense, speech_segments
-from reelflow.engine.corrections import apply_corrections
 from reelflow.engine.errors import InputError, MediaError
-from reelflow.engine.estimate import estimate_timings
-from reelflow.engine.normalize import transcript_readings
-from reelflow.engine.pcm import TARGET_RATE, to_pcm16
-from reelflow.engine.refine import energy_curve, word_times
 from reelflow.engine.text import syllable_weight, tokenize
 from reelflow.engine.timing import WordTiming, WordTimings
 

@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from reelflow.engine import music_instruments as inst
 from reelflow.engine.errors import InputError
-from reelflow.engine.music_styles import Chord, Kit, Style, style_for
+from reelflow.engine.music import instruments as inst
+from reelflow.engine.music.styles import Chord, Kit, Style, style_for
 from reelflow.presets import MusicPreset
 
 SYNTH_VERSION = 1  # bump when the sound changes, so cached tracks are rendered again

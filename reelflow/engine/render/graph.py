@@ -18,12 +18,12 @@ from typing import Literal
 import ffmpeg as ffm
 
 from reelflow.engine import ffmpeg
-from reelflow.engine.background import Background, background_stream
-from reelflow.engine.effects import CameraMotion, zoompan_args
-from reelflow.engine.encoding import EncoderChoice, choose_encoder, video_codec_args
+from reelflow.engine.captions.fonts import fonts_dir
 from reelflow.engine.errors import InputError, MediaError
-from reelflow.engine.fonts import fonts_dir
-from reelflow.engine.mix import MixPlan
+from reelflow.engine.render.background import Background, background_stream
+from reelflow.engine.render.effects import CameraMotion, zoompan_args
+from reelflow.engine.render.encoding import EncoderChoice, choose_encoder, video_codec_args
+from reelflow.engine.render.mix import MixPlan
 from reelflow.presets import PlatformPreset, QualityPreset
 
 MAX_SIZE_ATTEMPTS = 3

@@ -14,10 +14,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reelflow.engine import sphinx
+from reelflow.engine.alignment import sphinx
+from reelflow.engine.alignment.normalize import Reading
+from reelflow.engine.alignment.sphinx import FRAME_S, Seg
 from reelflow.engine.audio import speech_activity
-from reelflow.engine.normalize import Reading
-from reelflow.engine.sphinx import FRAME_S, Seg
 
 LOST_SPEECH_FRAMES = 100  # this much speech called silence, or left over: "lost the path"
 SQUEEZED_SCORE = -80.0  # last words scoring below this per frame were forced into silence

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from reelflow.engine.alignment.estimate import ESTIMATE_CONFIDENCE, distribute
 from reelflow.engine.audio import Segment
-from reelflow.engine.estimate import ESTIMATE_CONFIDENCE, distribute
 from reelflow.engine.text import syllable_weight
 from reelflow.engine.timing import WordTiming
 

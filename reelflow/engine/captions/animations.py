@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import pysubs2
 
-from reelflow.engine.caption_layout import CaptionLayout, PlacedWord
-from reelflow.engine.fonts import is_rtl
+from reelflow.engine.captions.fonts import is_rtl
+from reelflow.engine.captions.layout import CaptionLayout, PlacedWord
 
 STYLE_NAME = "Caption"
 WAVE_STEP_CS = 8  # wave keyframes every 80 ms (12.5 per second), since \t cannot move text

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 import numpy as np
 import soxr
 
-from reelflow.engine import _espeak_ctypes as espeak
 from reelflow.engine.audio import frame_energy_db, write_wav
 from reelflow.engine.errors import InputError
+from reelflow.engine.speech import espeak
 from reelflow.engine.text import is_speakable, syllable_weight, tokenize
 from reelflow.engine.timing import WordTiming, WordTimings
 

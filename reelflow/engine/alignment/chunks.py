@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reelflow.engine.align_window import Span, decode_window, token_spans
-from reelflow.engine.normalize import Reading
-from reelflow.engine.sphinx import FRAME_S
+from reelflow.engine.alignment.normalize import Reading
+from reelflow.engine.alignment.sphinx import FRAME_S
+from reelflow.engine.alignment.window import Span, decode_window, token_spans
 
 __all__ = ["ChunkResult", "Span", "align_spans"]
 

@@ -16,17 +16,17 @@ from pathlib import Path
 
 import pysubs2
 
-from reelflow.engine.caption_animations import (
+from reelflow.engine.captions.animations import (
     ANIMATIONS,
     STYLE_NAME,
     CaptionLook,
     TimedCaption,
     to_cs,
 )
-from reelflow.engine.caption_layout import Box, CaptionLayout, LayoutRules, layout_words
+from reelflow.engine.captions.fonts import fonts_dir, resolve_font
+from reelflow.engine.captions.layout import Box, CaptionLayout, LayoutRules, layout_words
 from reelflow.engine.errors import InputError
 from reelflow.engine.ffmpeg import atomic_output
-from reelflow.engine.fonts import fonts_dir, resolve_font
 from reelflow.engine.timing import WordTiming, WordTimings
 from reelflow.presets import CAPTION_ANIMATION_DEFAULTS, CaptionStyle, SafeZone
 

@@ -30,8 +30,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from reelflow.engine.normalize import Reading
-from reelflow.engine.pronounce import guess_pronunciation
+from reelflow.engine.alignment.normalize import Reading
+from reelflow.engine.alignment.pronounce import guess_pronunciation
 
 FRAME_S = 0.01
 PAD_S = 0.15

@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 
 from reelflow.engine.audio import write_wav
-from reelflow.engine.ducking import ducking_envelope, write_envelope_wav
 from reelflow.engine.errors import InputError
-from reelflow.engine.music_analysis import MusicAnalysis, analyze_music, music_start_s
-from reelflow.engine.music_synth import SYNTH_VERSION, bar_duration_s, synthesize_preset
+from reelflow.engine.music.analysis import MusicAnalysis, analyze_music, music_start_s
+from reelflow.engine.music.ducking import ducking_envelope, write_envelope_wav
+from reelflow.engine.music.synth import SYNTH_VERSION, bar_duration_s, synthesize_preset
 from reelflow.presets import MUSIC_PRESETS, MusicPreset
 
 __all__ = [

@@ -12,7 +12,7 @@ import itertools
 import re
 import unicodedata
 
-from reelflow.engine import numbers
+from reelflow.engine.alignment import numbers
 from reelflow.engine.text import strip_markdown
 
 Reading = tuple[str, ...]

@@ -1,0 +1,1 @@
+"""Captions: word timings to an animated ASS file (looks, animations, layout, fonts)."""

@@ -1,0 +1,1 @@
+"""Music: preset synthesis, fitting tracks, beat and energy analysis, the ducking envelope."""
