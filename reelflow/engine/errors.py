@@ -1,7 +1,8 @@
 """The engine's one small error hierarchy.
 
 `InputError` is the caller's fault and never worth retrying; `MediaError` is raised when a tool or
-file misbehaves and may be transient; `AlignmentError` when words cannot be placed in time.
+file misbehaves and may be transient. Alignment never fails on its own: where the decoder
+cannot place words they are estimated from speech activity (and say so in their method).
 """
 
 
@@ -28,7 +29,3 @@ class MediaError(ReelflowError):
         super().__init__(message)
         self.transient = transient
         self.log_tail = log_tail
-
-
-class AlignmentError(ReelflowError):
-    """Words could not be placed in time by any method."""

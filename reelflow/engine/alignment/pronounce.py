@@ -8,12 +8,11 @@ the word as unknown speech). Nothing is downloaded.
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import threading
 import unicodedata
 
-import espeakng_loader
+from reelflow.engine.errors import InputError, MediaError
+from reelflow.engine.speech import espeak
 
 PHONES = frozenset(
     [
@@ -83,8 +82,6 @@ _IPA = {
 _IPA_KEYS = sorted(_IPA, key=len, reverse=True)
 _IGNORED = set("ˈˌːˑ‿|-_ \u0303\u032f")
 
-_LOCK = threading.Lock()
-
 
 def guess_pronunciation(word: str) -> str | None:
     """ARPAbet phones for `word` ("K UW B ER N EH D IY Z"), or None if nothing sayable."""
@@ -92,7 +89,11 @@ def guess_pronunciation(word: str) -> str | None:
         return None  # another script: an English voice model cannot listen for it
     try:
         phones = _espeak_phones(word)
-    except (OSError, RuntimeError):  # no usable espeak-ng: spelling is still better than nothing
+    except (
+        OSError,
+        MediaError,
+        InputError,
+    ):  # no usable espeak-ng: spelling is still better than nothing
         phones = None
     if phones:
         return phones
@@ -124,45 +125,6 @@ def ipa_to_arpabet(ipa: str) -> list[str]:
 
 @functools.lru_cache(maxsize=4096)
 def _espeak_phones(word: str) -> str | None:
-    ipa = _text_to_ipa(word)
+    ipa = espeak.text_to_ipa(word, voice="en-us")
     phones = ipa_to_arpabet(ipa) if ipa else []
     return " ".join(phones) or None
-
-
-def _text_to_ipa(text: str) -> str:
-    lib = _library()
-    buffer = ctypes.create_string_buffer(text.encode("utf-8"))
-    pointer = ctypes.c_char_p(ctypes.addressof(buffer))
-    parts: list[str] = []
-    with _LOCK:  # libespeak-ng keeps global state and is not thread-safe
-        while pointer.value:
-            out = lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, _IPA_MODE)
-            if out:
-                parts.append(out.decode("utf-8", errors="replace"))
-            else:
-                break
-    return " ".join(parts)
-
-
-_AUDIO_OUTPUT_SYNCHRONOUS = 2
-_INITIALIZE_DONT_EXIT = 0x8000
-_CHARS_UTF8 = 1
-_IPA_MODE = 0x02 | (ord("_") << 8)  # IPA, phonemes separated by "_"
-
-
-@functools.cache
-def _library() -> ctypes.CDLL:
-    """The wheel's libespeak-ng, initialised once for phoneme conversion (no audio output)."""
-    lib = ctypes.CDLL(espeakng_loader.get_library_path())
-    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-    lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
-    lib.espeak_TextToPhonemes.argtypes = [
-        ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int
-    ]  # fmt: skip
-    with _LOCK:
-        data = espeakng_loader.get_data_path().encode()
-        if lib.espeak_Initialize(_AUDIO_OUTPUT_SYNCHRONOUS, 0, data, _INITIALIZE_DONT_EXIT) <= 0:
-            raise RuntimeError("espeak-ng could not initialise")
-        lib.espeak_SetVoiceByName(b"en-us")
-    return lib

@@ -1,4 +1,4 @@
-"""ctypes binding to libespeak-ng from the espeakng-loader wheel: text in, audio and word events.
+"""The one ctypes binding to libespeak-ng (espeakng-loader wheel): audio, word events, phonemes.
 
 libespeak-ng keeps process-global state: one output mode, one callback, one current voice, and
 function-local statics such as the pitch-flutter phase that `espeak_Terminate` does not reset, so
@@ -124,6 +124,30 @@ def speak(text: str, *, voice: str, rate_wpm: int, pitch: int) -> RawSpeech:
             raise MediaError(f"espeak-ng failed to synthesise (status {status})")
     samples = np.frombuffer(b"".join(collector.chunks), dtype=np.int16)
     return RawSpeech(samples, sample_rate, tuple(collector.words))
+
+
+_IPA_MODE = 0x02 | (ord("_") << 8)  # IPA, phonemes separated by "_"
+
+
+def text_to_ipa(text: str, *, voice: str) -> str:
+    """espeak-ng's IPA for `text` in `voice` (phonemes joined by "_", words by spaces)."""
+    voice_name = resolve_voice(voice)
+    buffer = ctypes.create_string_buffer(text.encode("utf-8"))
+    pointer = ctypes.c_char_p(ctypes.addressof(buffer))
+    parts: list[str] = []
+    with _LOCK, _fresh_library() as (lib, _rate):
+        lib.espeak_TextToPhonemes.restype = ctypes.c_char_p
+        lib.espeak_TextToPhonemes.argtypes = [
+            ctypes.POINTER(ctypes.c_char_p), ctypes.c_int, ctypes.c_int
+        ]  # fmt: skip
+        if lib.espeak_SetVoiceByName(voice_name.encode("utf-8")) != _EE_OK:
+            raise InputError(_unknown_voice_message(voice), field="voice")
+        while pointer.value:
+            out = lib.espeak_TextToPhonemes(ctypes.byref(pointer), _CHARS_UTF8, _IPA_MODE)
+            if not out:
+                break
+            parts.append(out.decode("utf-8", errors="replace"))
+    return " ".join(parts)
 
 
 class _Collector:
