@@ -2,104 +2,115 @@
 
 from __future__ import annotations
 
-import contextlib
-import logging
 import os
 import sys
 from pathlib import Path
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from reelflow import presets, steps
-from reelflow.demo import demo_spec
-from reelflow.engine.errors import InputError
-from reelflow.models import ReelSpec, load_spec
-from reelflow.settings import Settings, get_settings
+# Only typer at import: `reelflow --help` must answer fast, so each command imports what it uses.
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help=__doc__)
-console = Console(stderr=True)
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(stderr=True)
+
+
+class _StderrConsole:
+    """rich's stderr console, made on first use (rich costs ~0.1 s to import)."""
+
+    def __getattr__(self, name: str):
+        return getattr(_console(), name)
+
+
+console = _StderrConsole()
+
+
+def get_settings():
+    """The settings, read now (imports pydantic-settings only when a command needs them)."""
+    from reelflow.settings import get_settings as read
+
+    return read()
 
 
 def fail(message: str, code: int = 2) -> None:
     """Print one line on stderr and exit with `code`."""
     first_line = " ".join(str(message).split())
-    console.print(f"[bold red]error:[/] {first_line}", highlight=False, soft_wrap=True)
+    _console().print(f"[bold red]error:[/] {first_line}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
-def _prefect_environment(settings: Settings, verbose: bool) -> None:
-    """Prefect reads its settings at import: set our defaults before the flows are imported.
+def _render(spec, out: Path, *, verbose: bool = False, refresh: bool = False):
+    """Run the reel's DAG: on the Prefect server when one is configured, else in this process."""
+    from reelflow.engine.errors import InputError
 
-    Without PREFECT_API_URL the flow runs on Prefect's ephemeral local server, kept under the
-    data folder with the rest of reelflow's state.
-    """
-    if "PREFECT_HOME" not in os.environ:
-        home = (settings.data_dir / "prefect").resolve()
-        home.mkdir(parents=True, exist_ok=True)
-        os.environ["PREFECT_HOME"] = str(home)
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_LOGGING_LEVEL", "WARNING")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-
-@contextlib.contextmanager
-def _quiet_prefect(verbose: bool):
-    """Prefect logs task failures with tracebacks; the CLI reports a failure in one line."""
-    logger = logging.getLogger("prefect")
-    level = logger.level
-    if not verbose:
-        logger.setLevel(logging.CRITICAL)
+    settings = get_settings()
     try:
-        yield
-    finally:
-        logger.setLevel(level)
+        if settings.prefect_api_url:
+            from reelflow.commands.prefect_run import run_on_prefect
 
-
-def _render(spec: ReelSpec, out: Path, *, verbose: bool = False, refresh: bool = False):
-    try:
-        steps.check_inputs(spec)  # bad files fail here, before Prefect starts
+            return run_on_prefect(spec, out, settings=settings, verbose=verbose, refresh=refresh)
+        return _run_in_process(spec, out, settings=settings, refresh=refresh)
     except InputError as exc:
         fail(str(exc), 2)
-    settings = get_settings()
-    _prefect_environment(settings, verbose)
-    from reelflow.flows.reel import generate_reel
-    from reelflow.flows.runtime import RunContext, in_process_runs, local_listener
+    except KeyboardInterrupt:
+        fail("interrupted", 130)
 
-    columns = (
-        TextColumn("{task.description:<16}"),
-        BarColumn(),
-        TaskProgressColumn(),
-        TimeElapsedColumn(),
-    )
-    with Progress(*columns, console=console, transient=not sys.stderr.isatty()) as bar:
-        task = bar.add_task("starting", total=100)
 
-        def on_event(event) -> None:
-            bar.update(task, completed=event.progress, description=event.stage or event.status)
+def _run_in_process(spec, out: Path, *, settings, refresh: bool):
+    from reelflow.flows.local import run_reel
+    from reelflow.flows.runtime import RunContext, local_listener
+    from reelflow.tasks.voice import check_inputs
 
+    check_inputs.fn(spec=spec)  # bad files fail here, before any work
+    with progress_bar() as on_event:
         token = local_listener.set(on_event)
         try:
-            with _quiet_prefect(verbose), in_process_runs():
-                state = generate_reel(
-                    spec,
-                    RunContext(output=out.resolve(), refresh_cache=refresh),
-                    return_state=True,
-                )
-        except Exception as exc:  # Prefect itself failed (e.g. no server): one line, not a dump
-            if verbose:
+            return run_reel(spec, RunContext(output=out.resolve(), refresh_cache=refresh),
+                            settings=settings)  # fmt: skip
+        except Exception as exc:
+            from reelflow.engine.errors import InputError
+
+            if isinstance(exc, InputError):
                 raise
-            bar.stop()
-            fail(f"could not run the flow: {type(exc).__name__}: {exc}", 1)
+            fail(f"{type(exc).__name__}: {exc}" if not str(exc) else str(exc), 1)
         finally:
             local_listener.reset(token)
-    if not state.is_completed():
-        error = state.result(raise_on_failure=False)
-        code = 2 if isinstance(error, InputError) else 1
-        fail(str(error) if isinstance(error, BaseException) else state.message or "failed", code)
-    return state.result()
+
+
+class progress_bar:
+    """A terminal progress bar fed by progress events (transient when stderr is not a tty)."""
+
+    def __enter__(self):
+        from rich.progress import (
+            BarColumn,
+            Progress,
+            TaskProgressColumn,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
+        columns = (
+            TextColumn("{task.description:<16}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TimeElapsedColumn(),
+        )
+        self.bar = Progress(*columns, console=_console(), transient=not sys.stderr.isatty())
+        self.bar.__enter__()
+        self.task = self.bar.add_task("starting", total=100)
+        return self.on_event
+
+    def on_event(self, event) -> None:
+        self.bar.update(
+            self.task, completed=event.progress, description=event.stage or event.status
+        )
+
+    def __exit__(self, *exc_info) -> None:
+        self.bar.__exit__(*exc_info)
 
 
 def _summary(result) -> None:
@@ -117,7 +128,11 @@ def render(
     no_cache: bool = typer.Option(False, "--no-cache", help="Recompute every step."),
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Show Prefect's logs."),
 ) -> None:
-    """Render the reel described by SPEC_FILE (a Prefect flow run; ephemeral server if none)."""
+    """Render the reel described by SPEC_FILE (on the Prefect server in PREFECT_API_URL if set,
+    else in this process)."""
+    from reelflow.engine.errors import InputError
+    from reelflow.models import load_spec
+
     try:
         spec = load_spec(spec_file)
     except InputError as exc:
@@ -136,6 +151,9 @@ def demo(
     verbose: bool = typer.Option(False, "-v", "--verbose", help="Show Prefect's logs."),
 ) -> None:
     """Render the built-in ~20 s demo reel (needs no server and no input files)."""
+    from reelflow.demo import demo_spec
+    from reelflow.engine.errors import InputError
+
     try:
         spec = demo_spec(quality=quality)
     except InputError as exc:
@@ -146,41 +164,9 @@ def demo(
 @app.command("presets")
 def list_presets() -> None:
     """List quality, platform, music, effects and caption presets."""
-    out = Console()
-    table = Table("quality", "size", "fps", "crf", "max video kbps")
-    for q in presets.QUALITY_PRESETS.values():
-        table.add_row(
-            q.name, f"{q.width}x{q.height}", str(q.fps), str(q.crf), str(q.max_video_kbps)
-        )
-    out.print(table)
-    table = Table("platform", "max duration s", "max size MB", "loudness", "safe zone t/b/l/r")
-    for p in presets.PLATFORM_PRESETS.values():
-        z = p.safe_zone
-        table.add_row(
-            p.name, f"{p.max_duration_s:g}", f"{p.max_file_size_mb:g}",
-            f"{p.loudness_lufs:g} LUFS, {p.true_peak_dbtp:g} dBTP",
-            f"{z.top:.0%}/{z.bottom:.0%}/{z.left:.0%}/{z.right:.0%}",
-        )  # fmt: skip
-    out.print(table)
-    table = Table("music", "bpm", "mood")
-    for m in presets.MUSIC_PRESETS.values():
-        table.add_row(m.name, f"{m.bpm:g}", m.mood)
-    table.add_row("auto", "-", "picked to fit the voice's pace and energy")
-    out.print(table)
-    table = Table("effects", "zoom pulse", "every", "shake px", "zoom/10s", "pan/10s", "easing")
-    for e in presets.EFFECTS_PRESETS.values():
-        table.add_row(
-            e.name, f"{e.zoom_pulse:.0%}", f"{e.pulse_every} beat(s)", f"{e.shake_px:g}",
-            f"{e.zoom_speed:.0%}", f"{e.pan_speed:.0%}", e.easing,
-        )  # fmt: skip
-    out.print(table)
-    table = Table("caption animation", "what it does", "settings")
-    for name, text in presets.CAPTION_ANIMATIONS.items():
-        settings = ", ".join(
-            f"{k}={v:g}" for k, v in presets.CAPTION_ANIMATION_DEFAULTS[name].items()
-        )
-        table.add_row(name, text, settings)
-    out.print(table)
+    from reelflow.commands.presets import print_presets
+
+    print_presets()
 
 
 @app.command()

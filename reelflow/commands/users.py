@@ -11,8 +11,6 @@ from typing import Annotated
 import typer
 
 from reelflow.engine.errors import InputError
-from reelflow.settings import get_settings
-from reelflow.store import Store
 
 app = typer.Typer(help="Manage API users and their tokens.", no_args_is_help=True)
 
@@ -25,6 +23,9 @@ def create(
     ] = False,
 ) -> None:
     """Create a user and print its API token (shown only this once)."""
+    from reelflow.settings import get_settings
+    from reelflow.store import Store
+
     with Store(get_settings()) as store:
         try:
             user, token = store.create_user(name, plan="premium" if premium else "standard")
@@ -39,6 +40,9 @@ def create(
 @app.command("list")
 def list_users() -> None:
     """List users: id, plan, creation time and name (never tokens)."""
+    from reelflow.settings import get_settings
+    from reelflow.store import Store
+
     with Store(get_settings()) as store:
         users = store.list_users()
     if not users:

@@ -1,4 +1,4 @@
-"""How a flow run calls its tasks: shared options, result storage and progress.
+"""A reel run's context and progress, shared by the Prefect flow and the in-process runner.
 
 Prefect's hooks only receive ``(flow, flow_run, state)``, so the run's progress reporter is kept
 in a small per-process registry keyed by flow-run id; hooks in the same process reuse its
@@ -17,10 +17,10 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from reelflow.progress.artifact import PrefectArtifactSink
+from reelflow.progress.milestones import MILESTONES
 from reelflow.progress.redis_sink import RedisProgressSink
 from reelflow.progress.reporter import CallbackSink, ProgressReporter
 from reelflow.settings import Settings
-from reelflow.steps import MILESTONES
 
 # A listener the CLI sets before running a flow in-process: it draws the terminal bar.
 local_listener: ContextVar[Callable[[Any], None] | None] = ContextVar(
@@ -59,11 +59,17 @@ _runs_lock = threading.Lock()
 
 
 def run_progress(
-    task_id: str, context: RunContext, settings: Settings, *, attempt: int = 1
+    task_id: str,
+    context: RunContext,
+    settings: Settings,
+    *,
+    attempt: int = 1,
+    ui_artifact: bool = True,
 ) -> RunProgress:
     """The progress of flow run `task_id` in this process (created on first use).
 
     `attempt` is the flow run's run count: a resubmitted run reopens its finished status.
+    `ui_artifact` adds the Prefect UI's progress bar (runs without Prefect have none).
     """
     with _runs_lock:
         existing = _runs.get(task_id)
@@ -75,7 +81,8 @@ def run_progress(
             redis_sink = RedisProgressSink(settings)
             start_seq = redis_sink.last_seq(task_id)
             sinks.append(redis_sink)
-        sinks.append(PrefectArtifactSink())  # a no-op outside a run context
+        if ui_artifact:
+            sinks.append(PrefectArtifactSink())  # a no-op outside a run context
         listener = local_listener.get()
         if listener is not None:
             sinks.append(CallbackSink(listener))

@@ -1,1 +1,1 @@
-"""Thin Prefect tasks around the reel's steps: caching, retries, timeouts, progress."""
+"""The reel's steps, each written once (`step.py`), and how they run as Prefect tasks."""

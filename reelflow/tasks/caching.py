@@ -1,10 +1,10 @@
 """Content-keyed caching for reel tasks.
 
 Prefect's default policy caches within one run, and hashes a `Path` as its string (same path,
-new bytes: a stale hit). Here a task's key is the digest of the values it reads, with every
-file replaced by the digest of its bytes, plus the digest of the task's source. Each key owns
-a folder under ``<data_dir>/cache/<task>/<key>``; a key whose folder lost its completion mark
-(files deleted, a crash mid-write) is not reused.
+new bytes: a stale hit). Here a step's key is the digest of the values it reads, with every
+file replaced by the digest of its bytes; `reelflow.tasks.step` adds the digest of the code the
+step runs. Each key owns a folder under ``<data_dir>/cache/<step>/<key>``; a key whose folder lost
+its completion mark (files deleted, a crash mid-write) is not reused.
 """
 
 from __future__ import annotations
@@ -13,21 +13,20 @@ import dataclasses
 import enum
 import functools
 import hashlib
-import inspect
 import json
 import os
-import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from prefect.cache_policies import CacheKeyFnPolicy, CachePolicy
 from pydantic import BaseModel
 
 COMPLETE_MARK = ".complete"
 # Parameters that say where or how to work, not what to compute.
-NOT_CONTENT = frozenset({"settings", "reporter", "out_dir", "refresh", "timeout_s"})
+NOT_CONTENT = frozenset(
+    {"settings", "reporter", "on_progress", "out_dir", "refresh", "timeout_s", "threads"}
+)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -82,46 +81,10 @@ def content_key(task_name: str, parameters: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
-def step_dir(cache_root: Path, task_name: str, parameters: dict[str, Any]) -> Path:
-    """The folder that holds the files of this task run's result."""
-    return cache_root / task_name / content_key(task_name, parameters)
-
-
 def mark_complete(folder: Path) -> None:
     """Record that every file of `folder` was written (the result may be reused)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / COMPLETE_MARK).touch()
-
-
-@functools.lru_cache(maxsize=256)
-def _source_digest(fn) -> str:
-    try:
-        source = inspect.getsource(fn)
-    except (OSError, TypeError):
-        source = fn.__qualname__
-    return hashlib.sha256(source.encode()).hexdigest()[:16]
-
-
-def _key_fn(context, parameters: dict[str, Any]) -> str:
-    # The task's own source is part of the key (like TASK_SOURCE), so editing a task
-    # invalidates its cache; kept in this one key so the record is stored under exactly it.
-    name = context.task.name
-    key = f"{content_key(name, parameters)}{_source_digest(context.task.fn)}"
-    settings = parameters.get("settings")
-    folder = settings.cache_dir / name / content_key(name, parameters) if settings else None
-    if folder is None or (folder / COMPLETE_MARK).exists():
-        return key
-    from reelflow.tasks.storage import has_record  # needs a Prefect server: only here
-
-    if has_record(settings, key):
-        # A result is recorded but the files behind it are gone: do not reuse it.
-        return f"{key}-rebuild-{uuid.uuid4().hex}"
-    return key
-
-
-def media_cache_policy() -> CachePolicy:
-    """Content digest of the inputs plus the task's own source code."""
-    return CacheKeyFnPolicy(cache_key_fn=_key_fn)
 
 
 def files_of(values: Iterable[Any]) -> list[Path]:

@@ -2,28 +2,29 @@
 
 from __future__ import annotations
 
-from prefect.tasks import exponential_backoff
-
 from reelflow.engine.errors import InputError, MediaError
 
 RETRIES = 2
-RETRY_DELAYS = exponential_backoff(backoff_factor=2)  # 2 s, 4 s
+RETRY_DELAYS_S = [2.0, 4.0]  # exponential backoff, factor 2
 RETRY_JITTER = 0.5  # +-50 %: workers that fail together do not retry in lockstep
 
 
+def is_transient_error(error: BaseException) -> bool:
+    """Retry I/O trouble and killed or crashed media tools; never bad input."""
+    if isinstance(error, InputError):
+        return False
+    if isinstance(error, MediaError):
+        return error.transient
+    return isinstance(error, OSError | TimeoutError | ConnectionError)
+
+
 def is_transient(task, task_run, state) -> bool:
-    """Retry I/O trouble and killed or crashed media tools; never bad input.
+    """Prefect's retry condition: `is_transient_error` of the failed state's exception.
 
     A plain function on purpose: Prefect silently ignores a partial or a bound method here.
     """
     try:
         state.result(raise_on_failure=True)
-    except InputError:
-        return False
-    except MediaError as exc:
-        return exc.transient
-    except (OSError, TimeoutError, ConnectionError):
-        return True
-    except Exception:
-        return False
+    except Exception as exc:
+        return is_transient_error(exc)
     return False

@@ -10,7 +10,7 @@ import pytest
 
 from reelflow.engine import ffmpeg
 from reelflow.engine.errors import MediaError
-from reelflow.steps import publish
+from reelflow.tasks.picture import publish
 
 
 @pytest.fixture
@@ -63,7 +63,7 @@ def test_publish_links_the_render_with_its_permissions(tmp_path: Path, umask_022
         with ffmpeg.atomic_output(path) as tmp:
             tmp.write_bytes(data)
     result = RenderResult(video, poster, "libx264", 1.0, 5, None, 1)
-    published = publish(result, tmp_path / "out" / "task" / "reel.mp4")
+    published = publish.fn(result=result, target=tmp_path / "out" / "task" / "reel.mp4")
     target = Path(published["video"])
     assert target.read_bytes() == b"video" and Path(published["poster"]).read_bytes() == b"poster"
     assert _mode(target) == 0o644 and video.read_bytes() == b"video"

@@ -8,7 +8,7 @@ import pytest
 
 from reelflow.engine.errors import InputError
 from reelflow.models import ReelSpec
-from reelflow.steps import check_inputs
+from reelflow.tasks.voice import check_inputs
 from reelflow.store import RenderSettings, Store
 
 
@@ -77,7 +77,7 @@ def test_voice_project_spec_points_at_checked_files(
     assert spec.music.file == store.upload_path(music)
     assert spec.background.type == "image"
     assert spec.background.paths == [store.upload_path(i) for i in images]
-    check_inputs(spec)  # the pipeline's own probe of every input file passes
+    check_inputs.fn(spec=spec)  # the flow's own probe of every input file passes
 
     assert store.project_spec(project, {"music_preset": "custom"}).music.file == spec.music.file
     preset = store.project_spec(project, {"music_preset": "upbeat"}).music

@@ -1,0 +1,153 @@
+"""The digest of the code that computes a step's result, for its cache key.
+
+A cached result made by older code must never come back after an upgrade, yet an edit to the
+captions must not throw away every aligned voice. So a step's digest covers exactly the code it
+can run: its own source, the helpers of its own module it calls, and every reelflow module it
+reaches (the modules and functions its body names, then everything those import, found by
+reading their `import` statements). Library code outside reelflow is pinned by the install,
+not by this digest.
+"""
+
+from __future__ import annotations
+
+import ast
+import functools
+import hashlib
+import importlib.util
+import inspect
+import types
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+PACKAGE = "reelflow"
+PACKAGE_ROOT = Path(__file__).resolve().parent.parent.parent  # the folder holding reelflow/
+
+
+def code_digest(fn: Callable, *, source_root: Path | None = None) -> str:
+    """Digest of `fn`'s source plus every reelflow module it can reach (16 hex digits).
+
+    `source_root` is the folder that holds the `reelflow/` sources to read (default: the
+    installed package); tests point it at an edited copy of the tree.
+    """
+    root = (source_root or PACKAGE_ROOT).resolve()
+    sources, modules = _own_code(fn)
+    h = hashlib.sha256()
+    for text in sources:
+        h.update(text.encode())
+    for name in sorted(reachable_modules(modules, root=root)):
+        h.update(name.encode())
+        h.update(_module_file(name, root).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _own_code(fn: Callable) -> tuple[list[str], set[str]]:
+    """Sources of `fn` and of its same-module helpers; the other reelflow modules they name."""
+    home = fn.__module__
+    sources: list[str] = []
+    modules: set[str] = set()
+    seen: set[int] = set()
+    pending: list[object] = [fn]
+    while pending:
+        obj = pending.pop()
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        sources.append(_source(obj))
+        for value in _named_globals(obj):
+            module = value.__name__ if isinstance(value, types.ModuleType) else None
+            module = module or getattr(value, "__module__", None)
+            if not module or not module.startswith(PACKAGE):
+                continue
+            if module == home and (inspect.isfunction(value) or inspect.isclass(value)):
+                pending.append(value)  # a helper of the step's own module: follow its body
+            elif module != home:
+                modules.add(module)
+    return sources, modules
+
+
+def _named_globals(obj: object) -> Iterable[object]:
+    if inspect.isclass(obj):
+        for member in vars(obj).values():
+            if inspect.isfunction(member):
+                yield from _named_globals(member)
+        return
+    fn = inspect.unwrap(obj)
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return
+    scope = fn.__globals__
+    for name in _code_names(code):
+        if name in scope:
+            yield scope[name]
+
+
+def _code_names(code: types.CodeType) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):  # nested functions, lambdas, comprehensions
+            names |= _code_names(const)
+    return names
+
+
+def _source(obj: object) -> str:
+    try:
+        return inspect.getsource(obj)
+    except (OSError, TypeError):
+        return getattr(obj, "__qualname__", repr(obj))
+
+
+def reachable_modules(start: Iterable[str], *, root: Path = PACKAGE_ROOT) -> set[str]:
+    """`start` and every reelflow module they import, directly or not (read from the sources)."""
+    found: set[str] = set()
+    pending = [m for m in start if m.startswith(PACKAGE)]
+    while pending:
+        name = pending.pop()
+        if name in found:
+            continue
+        found.add(name)
+        pending += [m for m in _imports(name, root) if m not in found]
+    return found
+
+
+@functools.lru_cache(maxsize=1024)
+def _imports(module: str, root: Path) -> tuple[str, ...]:
+    """The reelflow modules `module`'s source imports (packages include their __init__)."""
+    path = _module_file(module, root)
+    tree = ast.parse(path.read_bytes(), filename=str(path))
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            if not node.module.startswith(PACKAGE):
+                continue
+            found.append(node.module)
+            # `from reelflow.engine.music import tracks` imports a module, not a name.
+            found += [
+                f"{node.module}.{a.name}"
+                for a in node.names
+                if _exists(f"{node.module}.{a.name}", root)
+            ]
+    parents = [m.rsplit(".", 1)[0] for m in found if "." in m]
+    return tuple(m for m in {*found, *parents} if m.startswith(PACKAGE) and _exists(m, root))
+
+
+def _exists(module: str, root: Path) -> bool:
+    try:
+        _module_file(module, root)
+    except (FileNotFoundError, ImportError, ValueError):
+        return False
+    return True
+
+
+@functools.lru_cache(maxsize=1024)
+def _module_file(module: str, root: Path) -> Path:
+    relative = Path(*module.split("."))
+    for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
+        if candidate.is_file():
+            return candidate
+    if root == PACKAGE_ROOT.resolve() and module.startswith(PACKAGE):
+        spec = importlib.util.find_spec(module)
+        if spec is not None and spec.origin and Path(spec.origin).is_file():
+            return Path(spec.origin)
+    raise FileNotFoundError(module)

@@ -1,0 +1,112 @@
+"""The picture's steps: background, captions, camera motion, the render pass, publishing."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from reelflow.engine.captions.ass import write_captions
+from reelflow.engine.ffmpeg import atomic_output
+from reelflow.engine.music.analysis import MusicAnalysis
+from reelflow.engine.render import graph
+from reelflow.engine.render.background import Background, check_background
+from reelflow.engine.render.effects import CameraMotion, plan_camera
+from reelflow.engine.render.mix import MixPlan
+from reelflow.engine.timing import WordTimings
+from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec
+from reelflow.presets import PLATFORM_PRESETS, QUALITY_PRESETS
+from reelflow.tasks.step import step
+
+
+@step("prepare-background")
+def prepare_background(*, spec: BackgroundSpec) -> Background:
+    """Check background files exist and hold pictures; return the engine's description."""
+    background = Background(kind=spec.type, colors=tuple(spec.colors), files=tuple(spec.files))
+    check_background(background)
+    return background
+
+
+@step("build-captions")
+def build_captions(
+    *,
+    words: WordTimings,
+    spec: CaptionSpec,
+    quality: str,
+    platform: str,
+    duration_s: float,
+    out_dir: Path,
+) -> Path:
+    """Write the animated ASS captions for the output size and the platform's safe zone."""
+    q = QUALITY_PRESETS[quality]
+    return write_captions(
+        words,
+        spec.to_style(),
+        out_dir / "captions.ass",
+        width=q.width,
+        height=q.height,
+        safe_zone=PLATFORM_PRESETS[platform].safe_zone,
+        duration_s=duration_s,
+    )
+
+
+@step("plan-effects")
+def plan_effects(*, spec: EffectsSpec, beats: MusicAnalysis | None, mix: MixPlan) -> CameraMotion:
+    """Camera motion from the preset, on the beats and peaks as they fall in the reel."""
+    beat_times: list[float] = []
+    peaks: list[float] = []
+    if beats is not None:
+        shift = mix.music_start_s
+        beat_times = [b - shift for b in beats.beat_times_s]
+        peaks = [p - shift for p in beats.energy_peak_times_s]
+    return plan_camera(spec.to_preset(), duration_s=mix.duration_s, beat_times_s=beat_times,
+                       peak_times_s=peaks)  # fmt: skip
+
+
+@step("render-reel")
+def render_reel(
+    *,
+    mix: MixPlan,
+    background: Background,
+    camera: CameraMotion,
+    captions: Path | None,
+    quality: str,
+    platform: str,
+    encoder: str,
+    allow_gpu: bool,
+    max_file_size_mb: float | None,
+    threads: int = 0,
+    timeout_s: float | None = None,
+    on_progress: Callable[[float], None] | None = None,
+    out_dir: Path,
+) -> graph.RenderResult:
+    """The single ffmpeg pass that produces the MP4 and its poster."""
+    job = graph.RenderJob(
+        mix=mix,
+        background=background,
+        camera=camera,
+        quality=QUALITY_PRESETS[quality],
+        platform=PLATFORM_PRESETS[platform],
+        captions_path=captions,
+        encoder=encoder,
+        allow_gpu=allow_gpu,
+        max_file_size_mb=max_file_size_mb,
+        threads=threads,
+        timeout_s=timeout_s,
+    )
+    return graph.render(job, out_dir / "reel.mp4", on_progress=on_progress)
+
+
+@step("publish", cached=False)
+def publish(*, result: graph.RenderResult, target: Path) -> dict[str, str]:
+    """Put the video and its poster at `target` (and beside it), each atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    poster = target.with_suffix(".jpg")
+    for source, destination in ((result.video_path, target), (result.poster_path, poster)):
+        with atomic_output(destination) as tmp:
+            try:
+                os.link(source, tmp)  # same disk: instant, and the cache copy stays intact
+            except OSError:
+                shutil.copy2(source, tmp)
+    return {"video": str(target), "poster": str(poster)}

@@ -1,0 +1,142 @@
+"""The voice's steps: check the inputs, prepare the voice, time its words, analyse it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from reelflow.engine import audio
+from reelflow.engine.alignment.align import align_file
+from reelflow.engine.errors import InputError
+from reelflow.engine.ffmpeg import probe
+from reelflow.engine.render.background import Background, check_background
+from reelflow.engine.speech import analysis as voice_analysis
+from reelflow.engine.speech.tts import synthesize_to_wav
+from reelflow.engine.text import tokenize
+from reelflow.engine.timing import WordTiming, WordTimings
+from reelflow.models import ReelSpec, WordTimingsSpec
+from reelflow.presets import PLATFORM_PRESETS
+from reelflow.tasks.step import step
+
+VOICE_RATE = 48_000
+
+
+@dataclass(frozen=True)
+class PreparedVoice:
+    """The voice as a 48 kHz mono WAV, plus the synthesiser's word timings for scripts."""
+
+    path: Path
+    duration_s: float
+    synthesized: WordTimings | None = None
+    source: Path | None = None  # the user's upload, which the aligner reads as it is
+
+
+@step("check-inputs", cached=False, retries=0)
+def check_inputs(*, spec: ReelSpec) -> None:
+    """Probe every input file before any work: each must exist and hold the right media."""
+    if spec.voiceover is not None:
+        info = probe(spec.voiceover, field="voiceover")
+        if info.audio is None:
+            raise InputError(f"{spec.voiceover.name} has no audio stream", field="voiceover")
+    if spec.music.file is not None:
+        info = probe(spec.music.file, field="music.file")
+        if info.audio is None:
+            raise InputError(f"{spec.music.file.name} has no audio stream", field="music.file")
+    check_background(
+        Background(kind=spec.background.type, colors=tuple(spec.background.colors),
+                   files=tuple(spec.background.files))
+    )  # fmt: skip
+
+
+@step("prepare-voice")
+def prepare_voice(
+    *,
+    script: str | None,
+    voiceover: Path | None,
+    voice_name: str,
+    rate_wpm: int,
+    platform: str,
+    out_dir: Path,
+) -> PreparedVoice:
+    """Synthesise the script or decode the uploaded voice; enforce the platform's duration."""
+    target = out_dir / "voice.wav"
+    if script:
+        synthesis = synthesize_to_wav(
+            script, target, sample_rate=VOICE_RATE, voice=voice_name, rate_wpm=rate_wpm
+        )
+        prepared = PreparedVoice(
+            target, len(synthesis.samples) / synthesis.sample_rate, synthesis.words
+        )
+    elif voiceover is not None:
+        samples = audio.load_audio(voiceover, sample_rate=VOICE_RATE, field="voiceover")
+        audio.write_wav(target, samples, VOICE_RATE)
+        prepared = PreparedVoice(
+            target, audio.duration_s(samples, VOICE_RATE), source=Path(voiceover)
+        )
+    else:
+        raise InputError("give either a voiceover file or a script", field="voiceover")
+    limit = PLATFORM_PRESETS[platform].max_duration_s
+    if prepared.duration_s > limit:
+        raise InputError(
+            f"{prepared.duration_s:.1f} s is longer than {platform}'s {limit:.0f} s limit",
+            field="voiceover" if voiceover else "script",
+        )
+    if prepared.duration_s < 0.5:
+        raise InputError("the voice is shorter than half a second", field="voiceover")
+    return prepared
+
+
+@step("align-words")
+def align_words(
+    *, voice: PreparedVoice, transcript: str, known: WordTimingsSpec | None = None
+) -> WordTimings:
+    """Word timings: known ones (hand-corrected), the synthesiser's own for scripts, or forced
+    alignment for uploaded voices.
+
+    The aligner reads the original upload (it can repair byte-slipped PCM that a resample
+    would smear) and falls back to speech-activity estimates only where alignment fails.
+    """
+    if not tokenize(transcript):
+        raise InputError("has no words", field="transcript")
+    if known is not None:
+        if known.words[-1].end > voice.duration_s + 0.05:
+            raise InputError(
+                f"the last word ends at {known.words[-1].end:.2f} s, after the voice "
+                f"({voice.duration_s:.2f} s)",
+                field="word_timings",
+            )
+        words = tuple(
+            WordTiming(w.word, w.start, min(w.end, voice.duration_s), w.confidence)
+            for w in known.words
+        )
+        return WordTimings(words, known.method, {"source": "given"})
+    if voice.synthesized is not None:
+        return voice.synthesized
+    source = voice.source if voice.source and voice.source.is_file() else voice.path
+    return align_file(source, transcript)
+
+
+@step("analyze-voice")
+def analyze_voice(*, voice: PreparedVoice, transcript: str) -> voice_analysis.VoiceAnalysis:
+    """Speech activity, speaking rate and energy of the voice."""
+    rate = voice_analysis.ANALYSIS_RATE
+    samples = audio.load_audio(voice.path, sample_rate=rate)
+    return voice_analysis.analyze_voice(samples, rate, word_count=len(tokenize(transcript)))
+
+
+@step("record-timings", cached=False, retries=0)
+def record_timings(
+    *, words: WordTimings, duration_s: float, user_id: str, project_id: str, settings
+) -> bool:
+    """Keep the project's latest word timings, for viewing and correcting (best effort)."""
+    import logging
+
+    from reelflow.store import Store
+
+    try:
+        with Store(settings) as store:
+            saved = store.set_word_timings(user_id, project_id, words, duration_s=duration_s)
+            return saved is not None
+    except Exception as exc:  # a store outage must not fail a finished reel
+        logging.getLogger(__name__).warning("could not record word timings: %s", exc)
+        return False
