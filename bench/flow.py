@@ -4,7 +4,7 @@
 
 Starts its own Prefect server on loopback (on a throwaway PostgreSQL database at 127.0.0.1:5432,
 as in the compose stack; `--database sqlite` for the embedded default), then measures:
-  direct      the reel through `reelflow.pipeline.run_reel` (engine only, no Prefect)
+  direct      the reel through `bench.engine_reel` (its step functions in order, no Prefect)
   flow cold   the same reel through the `generate-reel` flow, every cache empty
   flow cached the identical spec again (target <= 10 % of cold)
   caption edit only the caption animation changed (target <= 60 % of cold)
@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, start_prefect_server, stop, tree_cpu_s  # noqa: E402
+from bench.engine_reel import render_engine_only  # noqa: E402
 from tests.reliability.stack import PG, create_database, drop_database  # noqa: E402
 
 SCRIPT = (
@@ -144,21 +145,21 @@ def main() -> None:
         try:
             from reelflow.flows.reel import generate_reel
             from reelflow.flows.runtime import RunContext, in_process_runs
-            from reelflow.pipeline import run_reel
             from reelflow.settings import Settings
 
             spec = spec_for(args.quality)
             edited = spec_for(args.quality, captions={"animation": "bounce"})
             # Warm this process (imports, librosa's JIT) so neither side pays it alone.
             warm = Settings(data_dir=tmp_path / "warm")
-            run_reel(spec_for("low", script="Warm up."), tmp_path / "warm.mp4", settings=warm)
+            render_engine_only(spec_for("low", script="Warm up."), tmp_path / "warm.mp4",
+                               settings=warm)  # fmt: skip
 
             for rep in range(args.repeat):
                 direct = Settings(data_dir=tmp_path / f"direct-{rep}")
                 out = tmp_path / f"direct-{rep}.mp4"
-                seconds, result = timed(run_reel, spec, out, settings=direct)
+                seconds, stages = timed(render_engine_only, spec, out, settings=direct)
                 measured["direct"].append(seconds)
-                measured["render"].append(result.stage_seconds["render"])
+                measured["render"].append(stages["render"])
                 # A fresh data folder: every cache (results, music library) starts empty.
                 os.environ["REELFLOW_DATA_DIR"] = str(tmp_path / f"data-{rep}")
                 with in_process_runs():  # as `reelflow render` runs them
