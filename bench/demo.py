@@ -78,7 +78,7 @@ def main() -> None:
         (
             "reelflow demo, unchanged re-run",
             "cached",
-            f"{cached / cold:.0%} of cold (<= 12 %, 3 s)",
+            f"{cached / cold:.0%} of cold (<= 12 %)",
         ),
     )
     for name, key, note in rows:
