@@ -231,8 +231,10 @@ def deploy(
 def _register_sub_commands() -> None:
     from reelflow.commands.align import align
     from reelflow.commands.users import app as users_app
+    from reelflow.commands.validate import validate
 
     app.command("align")(align)
+    app.command("validate")(validate)
     app.add_typer(users_app, name="users", help="Create and list API users.")
 
 

@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import replace
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, get_args
 
 import yaml
 from pydantic import (
@@ -23,17 +23,30 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
 
 from reelflow.engine.errors import InputError
 from reelflow.engine.text import tokenize
 from reelflow.presets import (
+    BACKGROUND_TYPES,
     CAPTION_ANIMATION_DEFAULTS,
     EFFECTS_PRESETS,
     PLATFORM_PRESETS,
     QUALITY_PRESETS,
+    BackgroundKind,
+    CaptionAnimation,
+    CaptionColourName,
     CaptionColours,
+    CaptionPosition,
     CaptionStyle,
+    Easing,
+    EffectsName,
     EffectsPreset,
+    EncoderName,
+    MusicChoice,
+    PlatformName,
+    QualityName,
+    TimingMethod,
 )
 
 _HEX_COLOUR = re.compile(r"^#?[0-9a-fA-F]{6}$")
@@ -72,14 +85,14 @@ class _Model(BaseModel):
 class BackgroundSpec(_Model):
     """What the reel is drawn on. Images and videos are scaled and centre-cropped to 9:16."""
 
-    type: Literal["color", "gradient", "image", "video"] = "gradient"
+    type: BackgroundKind = "gradient"
     colors: list[Colour] = Field(default_factory=lambda: ["#0F2027", "#2C5364"], max_length=8)
     path: Path | None = None
     paths: list[Path] = Field(default_factory=list, max_length=50)
 
     @model_validator(mode="after")
     def _check_sources(self) -> BackgroundSpec:
-        if self.type in ("image", "video") and not self.files:
+        if BACKGROUND_TYPES[self.type].needs_files and not self.files:
             raise ValueError(f"a {self.type} background needs `path` or `paths`")
         if self.type == "color" and not self.colors:
             raise ValueError("a color background needs one colour in `colors`")
@@ -95,7 +108,7 @@ class BackgroundSpec(_Model):
 class MusicSpec(_Model):
     """Background music: a synthesised preset, `auto` to match the voice, or a custom track."""
 
-    preset: Literal["upbeat", "chill", "dramatic", "gaming", "auto", "none"] = "auto"
+    preset: MusicChoice = "auto"
     file: Path | None = None
     volume: float = Field(default=0.15, ge=0.0, le=1.0)
     auto_duck: bool = True
@@ -105,14 +118,12 @@ class MusicSpec(_Model):
 class CaptionSpec(_Model):
     """How the words appear on screen."""
 
-    animation: Literal["wave", "typewriter", "bounce", "fade", "highlight"] = "highlight"
+    animation: CaptionAnimation = "highlight"
     words_per_caption: int = Field(default=3, ge=1, le=8)
     font: str = Field(default="Noto Sans", min_length=1, max_length=80)
     size: int = Field(default=96, ge=24, le=200, description="Font size in px at 1080 px width.")
-    colours: dict[Literal["primary", "highlight", "outline", "shadow"], Colour] = Field(
-        default_factory=dict
-    )
-    position: Literal["top", "center", "bottom"] = "bottom"
+    colours: dict[CaptionColourName, Colour] = Field(default_factory=dict)
+    position: CaptionPosition = "bottom"
     settings: dict[str, float] = Field(default_factory=dict)
 
     @model_validator(mode="after")
@@ -145,13 +156,13 @@ class CaptionSpec(_Model):
 class EffectsSpec(_Model):
     """Named camera-motion preset with optional overrides of its parameters."""
 
-    preset: Literal["none", "smooth", "dynamic", "energetic"] = "dynamic"
+    preset: EffectsName = "dynamic"
     zoom_pulse: float | None = Field(default=None, ge=0.0, le=0.3)
     pulse_every: int | None = Field(default=None, ge=1, le=16)
     shake: float | None = Field(default=None, ge=0.0, le=60.0, description="px at 1080 width")
     zoom_speed: float | None = Field(default=None, ge=0.0, le=0.5)
     pan_speed: float | None = Field(default=None, ge=0.0, le=0.5)
-    easing: Literal["linear", "sine", "quad", "cubic", "expo"] | None = None
+    easing: Easing | None = None
 
     def to_preset(self) -> EffectsPreset:
         """The named preset with this spec's overrides applied."""
@@ -179,7 +190,7 @@ class WordTimingSpec(_Model):
 class WordTimingsSpec(_Model):
     """Known word timings of the voice: when given, the reel uses them instead of aligning."""
 
-    method: Literal["synthesized", "aligned", "partly_estimated", "estimated"] = "aligned"
+    method: TimingMethod = "aligned"
     words: list[WordTimingSpec] = Field(max_length=20_000)
 
 
@@ -193,9 +204,9 @@ class ReelSpec(_Model):
     music: MusicSpec = Field(default_factory=MusicSpec)
     captions: CaptionSpec = Field(default_factory=CaptionSpec)
     effects: EffectsSpec = Field(default_factory=EffectsSpec)
-    quality: Literal["low", "medium", "high", "ultra"] = "high"
-    platform: Literal["instagram", "tiktok", "youtube_shorts", "generic"] = "instagram"
-    encoder: Literal["auto", "libx264", "nvenc"] = "auto"
+    quality: QualityName = "high"
+    platform: PlatformName = "instagram"
+    encoder: EncoderName = "auto"
     max_file_size_mb: float | None = Field(
         default=None, gt=0, description="Tighter size cap than the platform's, e.g. for messaging."
     )
@@ -289,6 +300,20 @@ def _check_timings(words: list[WordTimingSpec], tokens: tuple[str, ...]) -> None
         if w.start < previous_end - 1e-6:
             raise ValueError(f"word_timings.words.{i}: starts before the previous word ends")
         previous_end = w.end
+
+
+def field_of(path: str) -> FieldInfo:
+    """The `ReelSpec` field at a dotted path (``music.preset``), through optional parts."""
+    model: type[BaseModel] = ReelSpec
+    *parents, name = path.split(".")
+    for part in parents:
+        annotation = model.model_fields[part].annotation
+        model = next(
+            t
+            for t in (annotation, *get_args(annotation))
+            if isinstance(t, type) and issubclass(t, BaseModel)
+        )
+    return model.model_fields[name]
 
 
 def describe_validation_error(exc: ValidationError) -> list[str]:

@@ -1,15 +1,16 @@
-"""Quality, platform, music, effects and caption presets, as data.
+"""Quality, platform, music, effects, caption and other option tables, as data.
 
 Plain frozen dataclasses so the engine can take them as arguments without importing anything
-heavier; the API lists them from here and the spec models validate names against these tables.
+heavier. Every option is one table keyed by name; its Literal type is derived from the table by
+`names_of` (at the end of this module), so adding a name to a table adds it to the spec models,
+the store, the API and the web page at once. `OPTION_TABLES` says which spec field each names.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
-
-Easing = Literal["linear", "sine", "quad", "cubic", "expo"]
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,10 @@ class QualityPreset:
     nvenc_cq: int
     max_video_kbps: int
     audio_kbps: int
+
+    @property
+    def description(self) -> str:
+        return f"{self.width}×{self.height}, {self.fps} fps"
 
 
 QUALITY_PRESETS: dict[str, QualityPreset] = {
@@ -60,6 +65,10 @@ class PlatformPreset:
     loudness_lufs: float
     true_peak_dbtp: float
     safe_zone: SafeZone
+
+    @property
+    def description(self) -> str:
+        return self.label
 
 
 # Limits as the platforms publish them for uploads (Nov 2026); safe zones keep captions clear of
@@ -119,6 +128,10 @@ class MusicPreset:
     minor: bool
     swing: float = 0.0
 
+    @property
+    def description(self) -> str:
+        return f"{self.bpm:g} BPM, {self.mood}"
+
 
 MUSIC_PRESETS: dict[str, MusicPreset] = {
     m.name: m
@@ -128,6 +141,27 @@ MUSIC_PRESETS: dict[str, MusicPreset] = {
         MusicPreset("dramatic", 100, "tense, cinematic", 0.55, 50, True),
         MusicPreset("gaming", 140, "intense electronic", 0.9, 55, True),
     )
+}
+
+# Music a spec may ask for besides a synthesised preset.
+MUSIC_MODES: dict[str, str] = {
+    "auto": "a preset picked to fit the voice's pace and energy",
+    "none": "no music",
+}
+MUSIC_CHOICES: dict[str, MusicPreset | str] = {**MUSIC_PRESETS, **MUSIC_MODES}
+# A render of a stored project may also keep the project's own uploaded track.
+RENDER_MUSIC_CHOICES: dict[str, MusicPreset | str] = {
+    **MUSIC_CHOICES,
+    "custom": "the project's uploaded track",
+}
+
+# In-out curves of camera motion; the engine holds each one's ffmpeg expression.
+EASINGS: dict[str, str] = {
+    "linear": "constant speed",
+    "sine": "gentle start and stop",
+    "quad": "soft start and stop",
+    "cubic": "firm start and stop",
+    "expo": "snappy start and stop",
 }
 
 
@@ -145,6 +179,14 @@ class EffectsPreset:
     pan_speed: float  # slow pan, fraction of the frame width per 10 s
     easing: Easing
 
+    @property
+    def description(self) -> str:
+        pulse = f"{self.zoom_pulse:.0%} zoom every {self.pulse_every} beat(s)"
+        shake = f"{self.shake_px:g} px shake"
+        return ", ".join(
+            [pulse if self.zoom_pulse else "no pulses", shake if self.shake_px else "no shake"]
+        )
+
 
 EFFECTS_PRESETS: dict[str, EffectsPreset] = {
     e.name: e
@@ -156,7 +198,6 @@ EFFECTS_PRESETS: dict[str, EffectsPreset] = {
     )
 }
 
-CaptionAnimation = Literal["wave", "typewriter", "bounce", "fade", "highlight"]
 CAPTION_ANIMATIONS: dict[str, str] = {
     "wave": "words bob on a travelling sine wave",
     "typewriter": "letters appear one by one as each word is spoken",
@@ -172,6 +213,12 @@ CAPTION_ANIMATION_DEFAULTS: dict[str, dict[str, float]] = {
     "bounce": {"height": 24.0, "overshoot": 1.2, "duration": 0.25},
     "fade": {"fade_in": 0.15, "fade_out": 0.15},
     "highlight": {"scale": 1.15, "transition": 0.06},
+}
+
+CAPTION_POSITIONS: dict[str, str] = {
+    "top": "in the upper part of the platform's safe zone",
+    "center": "in the middle of the frame",
+    "bottom": "in the lower part of the platform's safe zone",
 }
 
 
@@ -196,10 +243,87 @@ class CaptionStyle:
     colours: CaptionColours = field(default_factory=CaptionColours)
     outline_px: float = 5.0
     shadow_px: float = 2.0
-    position: Literal["top", "center", "bottom"] = "bottom"
+    position: CaptionPosition = "bottom"
     max_lines: int = 2
     settings: dict[str, float] = field(default_factory=dict)
 
     def animation_settings(self) -> dict[str, float]:
         """Defaults of this animation overridden by the style's own settings."""
         return {**CAPTION_ANIMATION_DEFAULTS[self.animation], **self.settings}
+
+
+@dataclass(frozen=True)
+class BackgroundType:
+    """One kind of background: drawn from `colors`, or decoded from `path`/`paths`."""
+
+    name: str
+    description: str
+    needs_files: bool
+
+
+BACKGROUND_TYPES: dict[str, BackgroundType] = {
+    b.name: b
+    for b in (
+        BackgroundType("color", "one solid colour", needs_files=False),
+        BackgroundType("gradient", "a slowly turning blend of the colours", needs_files=False),
+        BackgroundType("image", "still images, centre-cropped to 9:16", needs_files=True),
+        BackgroundType("video", "video clips played in order, looped to fill", needs_files=True),
+    )
+}
+# What a project without background uploads may ask for.
+DRAWN_BACKGROUNDS = {name: b for name, b in BACKGROUND_TYPES.items() if not b.needs_files}
+
+ENCODERS: dict[str, str] = {
+    "auto": "NVENC when GPU acceleration is allowed and a probe encode works, else libx264",
+    "libx264": "x264 on the CPU",
+    "nvenc": "NVIDIA's hardware encoder (fails if it does not work here)",
+}
+
+# How a reel's word timings were found (a spec may carry ones it knows).
+TIMING_METHODS: dict[str, str] = {
+    "synthesized": "reported by the speech synthesiser",
+    "aligned": "found by forced alignment of the voice",
+    "partly_estimated": "aligned where the recogniser was sure, spread evenly elsewhere",
+    "estimated": "spread evenly over the speech",
+}
+
+CAPTION_COLOUR_DEFAULTS: dict[str, str] = {f.name: f.default for f in fields(CaptionColours)}
+
+
+def names_of(table: Mapping[str, Any]) -> Any:
+    """The Literal type of `table`'s keys, in table order (the one place options become types)."""
+    return Literal[tuple(table)]
+
+
+QualityName = names_of(QUALITY_PRESETS)
+PlatformName = names_of(PLATFORM_PRESETS)
+MusicChoice = names_of(MUSIC_CHOICES)
+RenderMusicChoice = names_of(RENDER_MUSIC_CHOICES)
+EffectsName = names_of(EFFECTS_PRESETS)
+Easing = names_of(EASINGS)
+CaptionAnimation = names_of(CAPTION_ANIMATIONS)
+CaptionPosition = names_of(CAPTION_POSITIONS)
+CaptionColourName = names_of(CAPTION_COLOUR_DEFAULTS)
+BackgroundKind = names_of(BACKGROUND_TYPES)
+DrawnBackgroundKind = names_of(DRAWN_BACKGROUNDS)
+EncoderName = names_of(ENCODERS)
+TimingMethod = names_of(TIMING_METHODS)
+
+# The spec field (dotted, as in error messages) each option table names.
+OPTION_TABLES: dict[str, Mapping[str, Any]] = {
+    "background.type": BACKGROUND_TYPES,
+    "music.preset": MUSIC_CHOICES,
+    "captions.animation": CAPTION_ANIMATIONS,
+    "captions.position": CAPTION_POSITIONS,
+    "effects.preset": EFFECTS_PRESETS,
+    "effects.easing": EASINGS,
+    "word_timings.method": TIMING_METHODS,
+    "quality": QUALITY_PRESETS,
+    "platform": PLATFORM_PRESETS,
+    "encoder": ENCODERS,
+}
+
+
+def describe(choice: object) -> str:
+    """One line saying what an option table's entry is (a string entry is its own text)."""
+    return choice if isinstance(choice, str) else choice.description  # type: ignore[attr-defined]

@@ -197,6 +197,16 @@ class MusicTrackOut(BaseModel):
     duration_s: float | None = None
 
 
+class OptionChoiceOut(BaseModel):
+    name: str
+    description: str
+
+
+class OptionOut(BaseModel):
+    default: str | None = Field(description="What the spec uses when the field is not given")
+    choices: list[OptionChoiceOut]
+
+
 class HealthOut(BaseModel):
     status: str
     checks: dict[str, dict[str, Any]]

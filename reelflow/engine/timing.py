@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
 
-TimingMethod = Literal["synthesized", "aligned", "partly_estimated", "estimated"]
+# Re-exported: the engine names the type here, the table of methods lives with the presets.
+from reelflow.presets import TimingMethod
+
+__all__ = ["TimingMethod", "WordTiming", "WordTimings"]
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from typing import Any, Literal, TypeVar, get_args
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -22,7 +22,7 @@ from reelflow.models import (
     ReelSpec,
     describe_validation_error,
 )
-from reelflow.presets import CAPTION_ANIMATION_DEFAULTS
+from reelflow.presets import CAPTION_ANIMATION_DEFAULTS, DrawnBackgroundKind, RenderMusicChoice
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -39,7 +39,6 @@ def _annotation(model: type[BaseModel], name: str) -> Any:
 
 MusicPreset = _annotation(MusicSpec, "preset")
 Animation = _annotation(CaptionSpec, "animation")
-RenderMusic = Literal[(*get_args(MusicPreset), "custom")]  # type: ignore[valid-type]
 EffectsPreset = _annotation(EffectsSpec, "preset")
 Quality = _annotation(ReelSpec, "quality")
 Platform = _annotation(ReelSpec, "platform")
@@ -90,7 +89,7 @@ class ProjectInput(_Input):
     voice_upload_id: str | None = Field(default=None, max_length=32)
     background_upload_ids: list[str] = Field(default_factory=list, max_length=50)
     # Used only when there are no background uploads.
-    background_type: Literal["color", "gradient"] = "gradient"
+    background_type: DrawnBackgroundKind = "gradient"
     background_colors: list[Colour] = Field(default_factory=list, max_length=8)
     music_preset: MusicPreset = _like(MusicSpec, "preset")
     music_upload_id: str | None = Field(default=None, max_length=32)
@@ -125,7 +124,7 @@ class RenderSettings(_Input):
 
     subtitle_animation: Animation | None = None
     wave_settings: dict[str, float] | None = None
-    music_preset: RenderMusic | None = None
+    music_preset: RenderMusicChoice | None = None
     music_volume: float | None = Field(default=None, ge=0.0, le=1.0)
     auto_duck: bool | None = None
     effects_preset: EffectsPreset | None = None

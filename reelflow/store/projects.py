@@ -17,6 +17,7 @@ from reelflow.engine.errors import InputError
 from reelflow.engine.text import tokenize
 from reelflow.engine.timing import WordTimings
 from reelflow.models import ReelSpec
+from reelflow.presets import DRAWN_BACKGROUNDS
 from reelflow.store import timings as timing_json
 from reelflow.store.files import Files, drop_unused
 from reelflow.store.inputs import ProjectInput, RenderSettings
@@ -230,7 +231,7 @@ def _as_input(project: Project) -> dict[str, Any]:
         "voice_upload_id": project.voice_upload_id,
         "background_upload_ids": [link.upload_id for link in project.background_links],
         "background_type": project.background_type
-        if project.background_type in ("color", "gradient")
+        if project.background_type in DRAWN_BACKGROUNDS
         else "gradient",
         "background_colors": list(project.background_colors or []),
         "music_preset": project.music_preset,

@@ -17,8 +17,7 @@ from typing import Any
 
 from reelflow.engine.errors import InputError
 from reelflow.engine.timing import WordTiming, WordTimings
-
-_METHODS = ("synthesized", "aligned", "partly_estimated", "estimated")
+from reelflow.presets import TIMING_METHODS
 
 
 def to_json(
@@ -65,7 +64,7 @@ def check_timings(timings: WordTimings, tokens: Sequence[str], *, duration_s: fl
     previous one ends. (The aligner guarantees this; the store checks because it is a boundary.)
     """
     field = "word_timings"
-    if timings.method not in _METHODS:
+    if timings.method not in TIMING_METHODS:
         raise InputError(f"unknown timing method {timings.method!r}", field=field)
     if not math.isfinite(duration_s) or duration_s <= 0:
         raise InputError(f"audio duration must be positive, not {duration_s!r}", field=field)

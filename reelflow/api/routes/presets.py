@@ -1,4 +1,8 @@
-"""Preset listings: effects, caption animations, qualities, platforms (public data)."""
+"""Preset listings: every option kind, effects, caption animations, qualities, platforms.
+
+All of them are read from the tables in `reelflow.presets`, the same ones the spec models derive
+their choices from, so a listed name is always one a render accepts.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +11,37 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from reelflow.api.schemas import OptionChoiceOut, OptionOut
+from reelflow.models import field_of
 from reelflow.presets import (
     CAPTION_ANIMATION_DEFAULTS,
     CAPTION_ANIMATIONS,
     EFFECTS_PRESETS,
+    OPTION_TABLES,
     PLATFORM_PRESETS,
     QUALITY_PRESETS,
+    describe,
 )
 
 router = APIRouter(tags=["presets"])
+
+
+@router.get("/video/options", response_model=dict[str, OptionOut])
+async def options() -> dict[str, OptionOut]:
+    """Every option of a reel spec, keyed by its dotted field: default, names and what each does.
+
+    The web page fills its choices from here.
+    """
+    return {
+        path: OptionOut(
+            default=field_of(path).default,
+            choices=[
+                OptionChoiceOut(name=name, description=describe(choice))
+                for name, choice in table.items()
+            ],
+        )
+        for path, table in OPTION_TABLES.items()
+    }
 
 
 @router.get("/video/effects-presets")

@@ -26,9 +26,7 @@ async function api(path, options = {}) {
   return response;
 }
 
-function fill(select, items, label = (item) => item.name) {
-  select.replaceChildren(...items.map((item) => new Option(label(item), item.id || item.name)));
-}
+const OPTION_SELECTS = "#render-form select[data-options]";
 
 async function signIn(event) {
   event.preventDefault();
@@ -47,22 +45,17 @@ async function signIn(event) {
   connect();
 }
 
+// Every choice comes from the server's preset tables: a name added there shows up here.
 async function loadPresets() {
-  const get = async (path) => (await api(path)).json();
-  const [animations, effects, music, qualities, platforms] = await Promise.all([
-    get("/video/subtitle-animations"), get("/video/effects-presets"),
-    get("/video/music-library"), get("/video/quality-presets"), get("/video/platforms"),
-  ]);
-  fill($("subtitle_animation"), animations, (a) => `${a.name} – ${a.description}`);
-  $("subtitle_animation").value = "highlight";
-  fill($("effects_preset"), effects);
-  $("effects_preset").value = "dynamic";
-  const tracks = [{ name: "auto", mood: "matched to the voice" }, { name: "none", mood: "silence" },
-    ...music.filter((t) => t.source === "preset")];
-  fill($("music_preset"), tracks, (t) => `${t.name}${t.bpm ? ` · ${t.bpm} BPM` : ""} · ${t.mood}`);
-  fill($("quality"), qualities, (q) => `${q.name} · ${q.width}×${q.height}`);
-  $("quality").value = "low";
-  fill($("platform"), platforms, (p) => p.label);
+  const options = await (await api("/video/options")).json();
+  for (const select of document.querySelectorAll(OPTION_SELECTS)) {
+    const option = options[select.dataset.options];
+    const names = option.choices.map((choice) => choice.name);
+    select.replaceChildren(...option.choices.map(
+      (choice) => new Option(`${choice.name} – ${choice.description}`, choice.name)));
+    const preferred = select.dataset.default;  // the page's own pick, e.g. a fast preview quality
+    select.value = names.includes(preferred) ? preferred : (option.default ?? names[0]);
+  }
 }
 
 async function createProject(event) {
@@ -95,9 +88,7 @@ async function start(event) {
   event.preventDefault();
   say("");
   const body = {};
-  for (const id of ["subtitle_animation", "effects_preset", "music_preset", "quality", "platform"]) {
-    body[id] = $(id).value;
-  }
+  for (const select of document.querySelectorAll(OPTION_SELECTS)) body[select.id] = select.value;
   $("start-button").disabled = true;
   try {
     const response = await api(`/video/generate-advanced/${state.projectId}`, {

@@ -10,9 +10,9 @@ from __future__ import annotations
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from reelflow.engine.captions.fonts import Font, font_for_text, is_rtl, matched_size, text_width
+from reelflow.presets import CaptionPosition
 
 LINE_STEP = 0.85  # distance between line centres, in font sizes
 INK_HALF = 0.5  # half the height a line's letters can take, in font sizes (libass line box: 0.45)
@@ -42,7 +42,7 @@ class LayoutRules:
     """What every caption of a reel shares: the safe box, where in it, and animation headroom."""
 
     safe: Box
-    position: Literal["top", "center", "bottom"]
+    position: CaptionPosition
     max_lines: int
     pad_px: float  # outline + shadow around the letters
     grow: float = 1.0

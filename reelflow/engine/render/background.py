@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import ffmpeg as ffm
 
 from reelflow.engine import ffmpeg
 from reelflow.engine.errors import InputError
+from reelflow.presets import BackgroundKind
 
 MAX_SEQUENCE_INPUTS = 24
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
@@ -27,7 +27,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 class Background:
     """What the reel is drawn on."""
 
-    kind: Literal["color", "gradient", "image", "video"]
+    kind: BackgroundKind
     colors: tuple[str, ...] = ()
     files: tuple[Path, ...] = ()
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
 
 from reelflow.engine.errors import MediaError
 from reelflow.engine.ffmpeg import encoder_works
-from reelflow.presets import QualityPreset
+from reelflow.presets import EncoderName, QualityPreset
 
 NVENC = "h264_nvenc"
 X264 = "libx264"
@@ -21,9 +20,7 @@ class EncoderChoice:
     reason: str
 
 
-def choose_encoder(
-    requested: Literal["auto", "libx264", "nvenc"], *, allow_gpu: bool
-) -> EncoderChoice:
+def choose_encoder(requested: EncoderName, *, allow_gpu: bool) -> EncoderChoice:
     """Resolve ``auto`` to NVENC when allowed and a probe encode succeeds, else libx264."""
     if requested == "libx264":
         return EncoderChoice(X264, "requested")

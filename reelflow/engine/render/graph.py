@@ -13,7 +13,6 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import ffmpeg as ffm
 
@@ -24,7 +23,7 @@ from reelflow.engine.render.background import Background, background_stream
 from reelflow.engine.render.effects import CameraMotion, zoompan_args
 from reelflow.engine.render.encoding import EncoderChoice, choose_encoder, video_codec_args
 from reelflow.engine.render.mix import MixPlan
-from reelflow.presets import PlatformPreset, QualityPreset
+from reelflow.presets import EncoderName, PlatformPreset, QualityPreset
 
 MAX_SIZE_ATTEMPTS = 3
 
@@ -39,7 +38,7 @@ class RenderJob:
     quality: QualityPreset
     platform: PlatformPreset
     captions_path: Path | None = None
-    encoder: Literal["auto", "libx264", "nvenc"] = "auto"
+    encoder: EncoderName = "auto"
     allow_gpu: bool = True
     max_file_size_mb: float | None = None
     poster_time_s: float | None = None
