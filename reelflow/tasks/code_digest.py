@@ -13,7 +13,6 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
-import importlib.util
 import inspect
 import types
 from collections.abc import Callable, Iterable
@@ -132,10 +131,12 @@ def _imports(module: str, root: Path) -> tuple[str, ...]:
     return tuple(m for m in {*found, *parents} if m.startswith(PACKAGE) and _exists(m, root))
 
 
+@functools.lru_cache(maxsize=4096)
 def _exists(module: str, root: Path) -> bool:
+    # Read from the files only: importing a module to find it could cost seconds.
     try:
         _module_file(module, root)
-    except (FileNotFoundError, ImportError, ValueError):
+    except FileNotFoundError:
         return False
     return True
 
@@ -146,8 +147,4 @@ def _module_file(module: str, root: Path) -> Path:
     for candidate in (root / relative.with_suffix(".py"), root / relative / "__init__.py"):
         if candidate.is_file():
             return candidate
-    if root == PACKAGE_ROOT.resolve() and module.startswith(PACKAGE):
-        spec = importlib.util.find_spec(module)
-        if spec is not None and spec.origin and Path(spec.origin).is_file():
-            return Path(spec.origin)
     raise FileNotFoundError(module)

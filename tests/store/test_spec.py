@@ -8,8 +8,8 @@ import pytest
 
 from reelflow.engine.errors import InputError
 from reelflow.models import ReelSpec
-from reelflow.tasks.voice import check_inputs
 from reelflow.store import RenderSettings, Store
+from reelflow.tasks.voice import check_inputs
 
 
 def upload(store: Store, user_id: str, kind: str, path: Path):
