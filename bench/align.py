@@ -28,7 +28,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from reelflow.engine.alignment import align  # noqa: E402
+from reelflow.engine.alignment.align import align  # noqa: E402
 
 DEV_DIR = ROOT.parent / "shared" / "align-dev"
 
