@@ -44,8 +44,9 @@ def render_engine_only(spec: ReelSpec, out: Path, *, settings: Settings) -> dict
                   duration_s=voice.duration_s, library_dir=settings.music_dir,
                   out_dir=work)  # fmt: skip
     beats = timed("music", m.analyze_music, music=track)
+    levels = timed("music", m.measure_music_levels, voice=voice, music=track)
     mix = timed("music", m.plan_audio_mix, voice=voice, first_word_s=words.first_start_s,
-                analysis=analysis, music=track, beats=beats, spec=spec.music,
+                analysis=analysis, music=track, beats=beats, levels=levels, spec=spec.music,
                 platform=spec.platform, out_dir=work)  # fmt: skip
     camera = timed("effects", p.plan_effects, spec=spec.effects, beats=beats, mix=mix)
     result = timed("render", p.render_reel, mix=mix, background=background, camera=camera,

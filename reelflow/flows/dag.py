@@ -17,7 +17,12 @@ from pydantic import BaseModel
 from reelflow.flows.runtime import RunContext, RunProgress
 from reelflow.models import ReelSpec
 from reelflow.settings import Settings
-from reelflow.tasks.music import analyze_music, plan_audio_mix, prepare_music
+from reelflow.tasks.music import (
+    analyze_music,
+    measure_music_levels,
+    plan_audio_mix,
+    prepare_music,
+)
 from reelflow.tasks.picture import (
     build_captions,
     plan_effects,
@@ -98,6 +103,7 @@ def reel_dag(
             library_dir=settings.music_dir,
         )
         beats_later = run.submit(analyze_music, music=music_later)
+        levels_later = run.submit(measure_music_levels, voice=voice, music=music_later)
 
     words = words_later.result()
     progress.milestone("words", f"{len(words)} words ({words.method})")
@@ -120,6 +126,7 @@ def reel_dag(
             library_dir=settings.music_dir,
         )
         beats_later = run.submit(analyze_music, music=music_later)
+        levels_later = run.submit(measure_music_levels, voice=voice, music=music_later)
 
     captions = run(
         build_captions,
@@ -133,7 +140,7 @@ def reel_dag(
     background = background_later.result()
     progress.milestone("background", spec.background.type)
 
-    music, beats = music_later.result(), beats_later.result()
+    music, beats, levels = music_later.result(), beats_later.result(), levels_later.result()
     mix = run(
         plan_audio_mix,
         voice=voice,
@@ -141,6 +148,7 @@ def reel_dag(
         analysis=analysis,
         music=music,
         beats=beats,
+        levels=levels,
         spec=spec.music,
         platform=spec.platform,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 from reelflow.engine import audio
 from reelflow.engine.music import analysis as music_analysis
 from reelflow.engine.music import ducking, tracks
-from reelflow.engine.render.mix import MixPlan, plan_mix
+from reelflow.engine.render.mix import Levels, MixPlan, measure_levels, plan_mix
 from reelflow.engine.speech.analysis import VoiceAnalysis
 from reelflow.models import MusicSpec
 from reelflow.presets import MUSIC_PRESETS, PLATFORM_PRESETS
@@ -76,6 +76,14 @@ def analyze_music(*, music: PreparedMusic) -> music_analysis.MusicAnalysis | Non
     return music_analysis.analyze_music(samples, ANALYSIS_RATE)
 
 
+@step("measure-levels")
+def measure_music_levels(*, voice: PreparedVoice, music: PreparedMusic) -> Levels | None:
+    """Loudness of the voice and the fitted track (None without music), for the music's gain."""
+    if music.path is None:
+        return None
+    return measure_levels(voice.path, music.path)
+
+
 @step("plan-mix")
 def plan_audio_mix(
     *,
@@ -84,6 +92,7 @@ def plan_audio_mix(
     analysis: VoiceAnalysis,
     music: PreparedMusic,
     beats: music_analysis.MusicAnalysis | None,
+    levels: Levels | None,
     spec: MusicSpec,
     platform: str,
     out_dir: Path,
@@ -110,4 +119,5 @@ def plan_audio_mix(
         target_lufs=target.loudness_lufs,
         true_peak_dbtp=target.true_peak_dbtp,
         out_path=out_dir / "mix.wav",
+        levels=levels,
     )

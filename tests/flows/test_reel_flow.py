@@ -24,7 +24,8 @@ SPEC = {
 }
 CACHEABLE = {
     "prepare-voice", "align-words", "analyze-voice", "build-captions", "prepare-background",
-    "prepare-music", "analyze-music", "plan-mix", "plan-effects", "render-reel",
+    "prepare-music", "analyze-music", "measure-levels", "plan-mix", "plan-effects",
+    "render-reel",
 }  # fmt: skip
 
 
@@ -99,8 +100,8 @@ def test_music_edit_reruns_music_mix_and_render(env):
     run(SPEC)
     _, task_id = run(SPEC | {"music": {"preset": "gaming"}})
     recomputed = {t for t, s in task_states(task_id).items() if t in CACHEABLE and s != "Cached"}
-    assert recomputed == {"prepare-music", "analyze-music", "plan-mix", "plan-effects",
-                          "render-reel"}  # fmt: skip
+    assert recomputed == {"prepare-music", "analyze-music", "measure-levels", "plan-mix",
+                          "plan-effects", "render-reel"}  # fmt: skip
 
 
 def test_refresh_cache_recomputes_everything(env):

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -74,6 +75,28 @@ def music_gain_db(volume: float, *, voice_lufs: float, music_lufs: float) -> flo
     return 20 * math.log10(volume) + (voice_lufs - music_lufs)
 
 
+@dataclass(frozen=True)
+class Levels:
+    """Integrated loudness of the voice and of the music track, as they are before the mix."""
+
+    voice_lufs: float
+    music_lufs: float | None = None
+
+
+def measure_levels(voice_path: Path, music_path: Path | None) -> Levels:
+    """Loudness of the voice and the music, measured side by side (two ffmpeg passes at once).
+
+    Needs neither the word timings nor the speech activity, so the reel's DAG measures them
+    while the words are being aligned; `plan_mix` then only measures the mix itself.
+    """
+    if music_path is None:
+        return Levels(measure_loudness(voice_path).integrated_lufs)
+    with ThreadPoolExecutor(2, thread_name_prefix="reelflow-loudness") as pool:
+        music = pool.submit(measure_loudness, music_path)
+        voice = measure_loudness(voice_path)
+        return Levels(voice.integrated_lufs, music.result().integrated_lufs)
+
+
 def plan_mix(
     voice_path: Path,
     duration_s: float,
@@ -85,8 +108,10 @@ def plan_mix(
     target_lufs: float,
     true_peak_dbtp: float,
     out_path: Path,
+    levels: Levels | None = None,
 ) -> MixPlan:
-    """Measure voice, music and the resulting mix; write the mix to `out_path` (WAV).
+    """Measure voice, music (unless `levels` has them) and the resulting mix; write the mix
+    to `out_path` (WAV).
 
     Returns the plan, whose `mixed_path` is the finished audio the render encodes.
     """
@@ -100,11 +125,9 @@ def plan_mix(
         true_peak_dbtp=true_peak_dbtp,
     )
     if plan.music_path is not None:
-        gain = music_gain_db(
-            volume,
-            voice_lufs=measure_loudness(voice_path).integrated_lufs,
-            music_lufs=measure_loudness(plan.music_path).integrated_lufs,
-        )
+        if levels is None or levels.music_lufs is None:
+            levels = measure_levels(voice_path, plan.music_path)
+        gain = music_gain_db(volume, voice_lufs=levels.voice_lufs, music_lufs=levels.music_lufs)
         plan = replace(plan, music_gain_db=gain)
     return normalise(plan, out_path)
 
