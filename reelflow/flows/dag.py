@@ -128,7 +128,7 @@ def reel_dag(
         beats_later = run.submit(analyze_music, music=music_later)
         levels_later = run.submit(measure_music_levels, voice=voice, music=music_later)
 
-    captions = run(
+    captions_later = run.submit(
         build_captions,
         words=words,
         spec=spec.captions,
@@ -136,9 +136,6 @@ def reel_dag(
         platform=spec.platform,
         duration_s=voice.duration_s,
     )
-    progress.milestone("captions", spec.captions.animation)
-    background = background_later.result()
-    progress.milestone("background", spec.background.type)
 
     music, beats, levels = music_later.result(), beats_later.result(), levels_later.result()
     mix = run(
@@ -152,6 +149,10 @@ def reel_dag(
         spec=spec.music,
         platform=spec.platform,
     )
+    captions = captions_later.result()
+    progress.milestone("captions", spec.captions.animation)
+    background = background_later.result()
+    progress.milestone("background", spec.background.type)
     progress.milestone("music", music.preset or music.source)
     camera = run(plan_effects, spec=spec.effects, beats=beats, mix=mix)
     progress.milestone("effects", f"{camera.pulses} pulses, {camera.shakes} shakes")
