@@ -12,10 +12,11 @@ import pytest
 
 from reelflow.engine.audio import Segment, measure_loudness
 from reelflow.engine.errors import InputError, MediaError
-from reelflow.engine.ffmpeg import probe
+from reelflow.engine.ffmpeg import encoder_works, probe
 from reelflow.engine.music.ducking import ducking_envelope, write_envelope_wav
 from reelflow.engine.render.background import Background
 from reelflow.engine.render.effects import STATIC, plan_camera
+from reelflow.engine.render.encoding import NVENC, X264
 from reelflow.engine.render.graph import RenderJob, render
 from reelflow.engine.render.mix import plan_mix
 from reelflow.presets import EFFECTS_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
@@ -87,7 +88,7 @@ def test_output_is_h264_high_yuv420p_bt709_at_the_voice_length(rendered):
     assert info.video.color_space == "bt709"
     assert (info.audio.codec, info.audio.sample_rate, info.audio.channels) == ("aac", 48_000, 2)
     assert abs(info.duration_s - DURATION) <= 0.1
-    assert result.encoder == "libx264"
+    assert result.encoder == (NVENC if encoder_works(NVENC) else X264)  # encoder auto
 
 
 def test_moov_atom_comes_first_for_streaming(rendered):
@@ -218,8 +219,26 @@ def test_short_video_background_loops_to_the_voice_length(tmp_path, ducked_mix, 
     assert frames[-1].std() > 5  # still showing the (looped) video at the end, not black
 
 
-def test_nvenc_on_a_machine_without_gpu_is_refused_and_auto_falls_back(tmp_path, ducked_mix):
-    with pytest.raises(MediaError):
-        render(job_for(ducked_mix, GRADIENT, encoder="nvenc"), tmp_path / "gpu.mp4")
-    result = render(job_for(ducked_mix, GRADIENT, encoder="auto"), tmp_path / "auto.mp4")
-    assert result.encoder == "libx264"
+def test_nvenc_is_used_where_it_works_and_refused_or_replaced_where_it_does_not(
+    tmp_path, ducked_mix
+):
+    auto = render(job_for(ducked_mix, GRADIENT, encoder="auto"), tmp_path / "auto.mp4")
+    cpu = render(job_for(ducked_mix, GRADIENT, allow_gpu=False), tmp_path / "cpu.mp4")
+    assert cpu.encoder == X264
+    if encoder_works(NVENC):  # the engine's own probe: a GPU with a working driver
+        gpu = render(job_for(ducked_mix, GRADIENT, encoder="nvenc"), tmp_path / "gpu.mp4")
+        assert gpu.encoder == auto.encoder == NVENC
+        decoded = [gpu, auto, cpu]
+    else:
+        with pytest.raises(MediaError, match="nvenc"):
+            render(job_for(ducked_mix, GRADIENT, encoder="nvenc"), tmp_path / "gpu.mp4")
+        assert not (tmp_path / "gpu.mp4").exists()
+        assert auto.encoder == X264
+        decoded = [auto, cpu]
+    for result in decoded:
+        info = probe(result.video_path)
+        assert (info.video.codec, info.video.profile, info.video.pix_fmt) == (
+            "h264", "High", "yuv420p"
+        )  # fmt: skip
+        frames, fps = mediatools.gray_frames(result.video_path, every=15)
+        assert abs(len(frames) * 15 / fps - DURATION) < 0.6
