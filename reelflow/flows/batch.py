@@ -6,7 +6,7 @@ import asyncio
 import contextvars
 
 from prefect import flow
-from prefect.context import get_run_context
+from prefect.context import FlowRunContext, get_run_context
 from prefect.deployments import arun_deployment
 from pydantic import BaseModel, Field
 
@@ -14,7 +14,8 @@ from reelflow.flows import hooks
 from reelflow.flows.reel import generate_reel
 from reelflow.flows.runtime import RunContext, run_progress
 from reelflow.models import ReelSpec
-from reelflow.settings import get_settings
+from reelflow.settings import Settings, get_settings
+from reelflow.tasks.storage import result_storage
 
 
 class BatchItem(BaseModel):
@@ -67,23 +68,26 @@ async def generate_batch(
     task_id = str(flow_run.id)
     progress = run_progress(task_id, context, settings, attempt=flow_run.run_count or 1)
     limit = asyncio.Semaphore(max(1, max_parallel or settings.max_parallel_videos))
-    finished = 0
+    finished = failed = 0
 
     async def one(item: BatchItem) -> ChildResult:
-        nonlocal finished
+        nonlocal finished, failed
         child_context = item.context.model_copy(
             update={"user_id": item.context.user_id or context.user_id}
         )
         async with limit:
             if child_deployment:
                 result = await _via_deployment(
-                    child_deployment, item.spec, child_context, child_work_queue
+                    child_deployment, item.spec, child_context, child_work_queue, settings
                 )
             else:
                 result = await _inline(item.spec, child_context)
         finished += 1
+        failed += result.status != "completed"
         progress.reporter.milestone(
-            "batch", 100.0 * finished / len(items), f"{finished}/{len(items)} reels finished"
+            "batch",
+            100.0 * finished / len(items),
+            f"{finished}/{len(items)} reels finished" + (f", {failed} failed" if failed else ""),
         )
         return result
 
@@ -103,7 +107,7 @@ async def _inline(spec: ReelSpec, context: RunContext) -> ChildResult:
 
 
 async def _via_deployment(
-    name: str, spec: ReelSpec, context: RunContext, work_queue: str | None
+    name: str, spec: ReelSpec, context: RunContext, work_queue: str | None, settings: Settings
 ) -> ChildResult:
     flow_run = await arun_deployment(
         name,
@@ -112,20 +116,45 @@ async def _via_deployment(
             "spec": spec.model_dump(mode="json"),
             "context": context.model_dump(mode="json"),
         },
+        job_variables={"env": await _persisted_result_env(settings)},
         timeout=None,
     )
     return await _child(flow_run.state, str(flow_run.id))
 
 
+async def _persisted_result_env(settings: Settings) -> dict[str, str]:
+    """Environment that makes a deployed child keep its flow result where this batch reads it.
+
+    A flow's result is not persisted by default, so a state read back from the API has none;
+    the child writes it to the shared result storage (the one every worker host must share).
+    A process worker merges this into the deployment's own ``env``.
+    """
+    # result_storage() saves a block through Prefect's sync-or-async API, which inside this
+    # async flow would return an un-awaited coroutine: call it from a thread, outside the run.
+    outside = contextvars.copy_context()
+    outside.run(FlowRunContext.__var__.set, None)
+    storage = await asyncio.to_thread(outside.run, result_storage, settings)
+    # _saved() names the block; Prefect takes a default storage block by slug only
+    slug = f"{storage.get_block_type_slug()}/{storage._block_document_name}"
+    return {
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": slug,
+    }
+
+
 async def _child(state, task_id: str | None = None) -> ChildResult:
+    if task_id is None and state is not None and state.state_details.flow_run_id:
+        task_id = str(state.state_details.flow_run_id)
     if state is not None and state.is_completed():
         try:
             result = await state.aresult()
-        except Exception:  # a child on another host may keep its result where we cannot read
-            result = None
-        video = str(result.video) if result is not None else None
-        task_id = result.task_id if result is not None else task_id
-        return ChildResult(task_id=task_id, status="completed", video=video)
+        except Exception as exc:  # e.g. kept on another host, deleted, or never persisted
+            return ChildResult(
+                task_id=task_id,
+                status="failed",
+                error=f"the run completed but its result could not be read: {exc!r}",
+            )
+        return ChildResult(task_id=result.task_id, status="completed", video=str(result.video))
     error = None
     if state is not None:
         exc = await state.aresult(raise_on_failure=False)
