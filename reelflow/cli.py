@@ -181,10 +181,9 @@ def up(
 ) -> None:
     """Start the local stack: Prefect server, pools, deployments, one worker per pool, the API.
 
-    Ctrl-C stops everything it started.
+    Ctrl-C (or SIGTERM) stops everything it started and exits 0; a failed setup or a child
+    that exits on its own stops everything too, and exits 1.
     """
-    import time
-
     from reelflow.deployments.stack import Stack, StackConfig
 
     settings = get_settings()
@@ -195,18 +194,9 @@ def up(
         database_url=database_url or settings.prefect_database_url,
     )
     stack = Stack(settings, config)
-    try:
-        stack.start(log=lambda line: console.print(f"[green]up[/] {line}", highlight=False))
-        console.print("[green]up[/] ready - Ctrl-C to stop", highlight=False)
-        while (dead := stack.failed()) is None:
-            time.sleep(1)
-        console.print(f"[red]{dead} exited; see {settings.data_dir / 'logs' / dead}.log")
-    except KeyboardInterrupt:
-        console.print("stopping...")
-    except Exception as exc:
-        console.print(f"[bold red]error:[/] {exc}")
-    finally:
-        stack.stop()
+    failure = stack.serve(log=lambda line: console.print(f"[green]up[/] {line}", highlight=False))
+    if failure is not None:
+        fail(failure, 1)
 
 
 @app.command()

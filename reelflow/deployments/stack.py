@@ -1,18 +1,21 @@
 """The local stack behind `reelflow up`: Prefect server, pools, deployments, workers, API.
 
-Every process is a child of this one; stopping the stack (Ctrl-C) stops them all. Idle Prefect
-workers may ignore one SIGINT for minutes (shared/PREFECT-NOTES.md), so shutdown escalates to
-SIGKILL after a grace period.
+Every process is a child of this one, in its own process group; stopping the stack (Ctrl-C,
+SIGTERM, a child that died, a failed setup) stops every group. Idle Prefect workers may ignore
+one SIGINT for minutes (shared/PREFECT-NOTES.md), so shutdown escalates to SIGKILL after a grace
+period.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -80,7 +83,7 @@ class Stack:
         prefect = str(Path(sys.executable).parent / "prefect")
         self._spawn("prefect-server", [prefect, "server", "start", "--host", self.config.host,
                                        "--port", str(self.config.prefect_port)], env)  # fmt: skip
-        wait_for_health(f"{self.api_url}/health", timeout_s=120)
+        self._wait_for("prefect-server", f"{self.api_url}/health", timeout_s=120)
         log(f"Prefect server and UI: http://{self.config.host}:{self.config.prefect_port}")
         bootstrap(self.api_url, self.settings, env, log=log)
         for pool in POOLS:
@@ -90,8 +93,8 @@ class Stack:
             api = [sys.executable, "-m", "uvicorn", "reelflow.api.app:create_app", "--factory",
                    "--host", self.config.host, "--port", str(self.config.api_port)]  # fmt: skip
             self._spawn("api", api, env)
-            wait_for_health(f"http://{self.config.host}:{self.config.api_port}/api/v1/health",
-                            timeout_s=60, accept_status=(200, 503))  # fmt: skip
+            self._wait_for("api", f"http://{self.config.host}:{self.config.api_port}/api/v1/health",
+                           timeout_s=60, accept_status=(200, 503))  # fmt: skip
             log(f"reelflow API and viewer: http://{self.config.host}:{self.config.api_port}")
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
@@ -102,6 +105,21 @@ class Stack:
                 cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
             )
 
+    def _wait_for(self, name: str, url: str, **kw) -> None:
+        # A child that exits (a port in use, a bad database URL) fails setup now, not at timeout.
+        proc = self.processes[name]
+        try:
+            wait_for_health(url, alive=lambda: proc.poll() is None, **kw)
+        except ChildProcessError:
+            raise ChildProcessError(self.exit_message(name)) from None
+
+    def log_path(self, name: str) -> Path:
+        return self.settings.data_dir / "logs" / f"{name}.log"
+
+    def exit_message(self, name: str) -> str:
+        code = self.processes[name].returncode
+        return f"{name} exited with code {code}; see {self.log_path(name)}"
+
     def failed(self) -> str | None:
         """The name of a child that exited on its own, if any."""
         for name, proc in self.processes.items():
@@ -109,18 +127,42 @@ class Stack:
                 return name
         return None
 
-    def stop(self, grace_s: float = 10.0) -> None:
-        """SIGINT every child, then SIGKILL whatever is still running after `grace_s`."""
-        for proc in reversed(list(self.processes.values())):
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGINT)
-        deadline = time.monotonic() + grace_s
-        for proc in self.processes.values():
+    def serve(self, log: Callable[[str], None] = print, poll_s: float = 1.0) -> str | None:
+        """Start, run until Ctrl-C / SIGTERM or until a child exits, then stop everything.
+
+        Returns why the stack stopped on its own (a child exited, setup failed), or None after
+        a requested stop.
+        """
+        previous = signal.signal(signal.SIGTERM, _interrupt)
+        failure = None
+        try:
+            self.start(log=log)
+            log("ready - Ctrl-C to stop")
+            while (dead := self.failed()) is None:
+                time.sleep(poll_s)
+            failure = self.exit_message(dead)
+        except KeyboardInterrupt:
+            log("stopping...")
+        except Exception as exc:
+            failure = f"setup failed: {exc}"
+        finally:
+            # a second Ctrl-C or SIGTERM must not leave children behind: stopping is bounded
+            interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=5)
+                self.stop()
+            finally:
+                signal.signal(signal.SIGINT, interrupt)
+                signal.signal(signal.SIGTERM, previous)
+        return failure
+
+    def stop(self, grace_s: float = 10.0) -> None:
+        """SIGINT every child's group, then SIGKILL whatever is still running after `grace_s`."""
+        stop_groups(reversed(list(self.processes.values())), grace_s)
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt  # SIGTERM (docker stop, systemd, kill) stops the stack like Ctrl-C
 
 
 def stop_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
@@ -128,14 +170,39 @@ def stop_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
 
     An idle Prefect worker may ignore one SIGINT (shared/PREFECT-NOTES.md), hence the escalation.
     """
-    if proc.poll() is not None:
-        return
-    os.killpg(proc.pid, signal.SIGINT)
+    stop_groups([proc], grace_s)
+
+
+def stop_groups(procs: Iterable[subprocess.Popen], grace_s: float = 10.0) -> None:
+    """Stop the process groups led by `procs` (started with ``start_new_session=True``).
+
+    The whole group is signalled even when its leader has exited: what the leader started (a
+    server's own subprocess) may still be running.
+    """
+    procs = list(procs)
+    for proc in procs:
+        _signal_group(proc, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        while _group_alive(proc) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if _group_alive(proc):
+            _signal_group(proc, signal.SIGKILL)
+            proc.wait(timeout=10)
+
+
+def _signal_group(proc: subprocess.Popen, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+        os.killpg(proc.pid, signum)
+
+
+def _group_alive(proc: subprocess.Popen) -> bool:
+    proc.poll()  # reap the leader, so a finished group does not linger as a zombie
     try:
-        proc.wait(timeout=grace_s)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=10)
+        os.killpg(proc.pid, 0)
+    except (ProcessLookupError, PermissionError):  # gone (its id now someone else's)
+        return False
+    return True
 
 
 def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) -> None:
@@ -167,11 +234,22 @@ def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) 
     log(f"deployments from {REPO_ROOT / 'prefect.yaml'}, at most {limit} reels at once each")
 
 
-def wait_for_health(url: str, *, timeout_s: float, accept_status=(200,)) -> None:
-    """Poll `url` until it answers with an accepted status."""
+def wait_for_health(
+    url: str,
+    *,
+    timeout_s: float,
+    accept_status=(200,),
+    alive: Callable[[], bool] | None = None,
+) -> None:
+    """Poll `url` until it answers with an accepted status.
+
+    Raises TimeoutError after `timeout_s`, ChildProcessError as soon as `alive()` is false.
+    """
     deadline = time.monotonic() + timeout_s
     last = "no answer"
     while time.monotonic() < deadline:
+        if alive is not None and not alive():
+            raise ChildProcessError(f"the process behind {url} exited ({last})")
         try:
             response = httpx.get(url, timeout=2)
             if response.status_code in accept_status:
