@@ -130,16 +130,13 @@ def render(
 ) -> None:
     """Render the reel described by SPEC_FILE (on the Prefect server in PREFECT_API_URL if set,
     else in this process)."""
+    from reelflow.commands.validate import check_spec_file
     from reelflow.engine.errors import InputError
-    from reelflow.models import load_spec
 
     try:
-        spec = load_spec(spec_file)
+        spec = check_spec_file(spec_file)
     except InputError as exc:
         fail(str(exc))
-    for field, path in spec.input_files().items():
-        if not path.is_file():
-            fail(f"{field}: file not found: {path}")
     target = out or Path("out") / f"{spec_file.stem}.mp4"
     _summary(_render(spec, target, verbose=verbose, refresh=no_cache))
 
