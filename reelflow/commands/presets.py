@@ -29,7 +29,8 @@ def print_presets() -> None:
     table = Table("music", "bpm", "mood")
     for m in presets.MUSIC_PRESETS.values():
         table.add_row(m.name, f"{m.bpm:g}", m.mood)
-    table.add_row("auto", "-", "picked to fit the voice's pace and energy")
+    for name, text in presets.MUSIC_MODES.items():
+        table.add_row(name, "-", text)
     out.print(table)
     table = Table("effects", "zoom pulse", "every", "shake px", "zoom/10s", "pan/10s", "easing")
     for e in presets.EFFECTS_PRESETS.values():
