@@ -1,10 +1,16 @@
-"""Beats, bar downbeats and energy of a music track, measured from the audio with librosa.
+"""Beats, bar downbeats and energy of a music track, measured from the audio.
 
 Nothing here trusts a preset's nominal tempo: presets and uploaded tracks go through the same
 analysis. The beat grid comes from the dynamic-programming tracker librosa uses (in numpy, see
-`beat_dp`: importing librosa's numba version costs ~1.7 s per process), its tempo from a
-least-squares fit over the tracked beats (finer than the tracker's tempogram bins), and its
-latency is removed by aligning the grid with a fine-grained onset envelope.
+`beats`), its tempo from a least-squares fit over the tracked beats (finer than the tracker's
+tempogram bins), and its latency is removed by aligning the grid with a fine-grained onset
+envelope.
+
+The engine does not import librosa or scipy.signal: every Prefect flow run is a new process, and
+importing `librosa.onset` alone costs ~3.2 s of CPU there (scipy.signal 1.3 s, numba-compiled
+pitch code 0.7 s, numba itself 0.3 s), several times the analysis of a 30 s track. `spectral`
+holds the few librosa pieces used, in numpy; librosa stays a test dependency, the reference
+tests/engine/test_music_spectral.py checks them against.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import librosa
 import numpy as np
+import soxr
 
 from reelflow.engine.errors import InputError
+from reelflow.engine.music import spectral
 from reelflow.engine.music.beats import track_beats
 
 ANALYSIS_SR = 22_050
@@ -55,7 +62,7 @@ def analyze_music(samples: np.ndarray, sample_rate: int) -> MusicAnalysis:
     y = _prepare(samples, sample_rate)
     lead = round(_LEAD_IN_S * ANALYSIS_SR)
     padded = np.concatenate([np.zeros(lead, dtype=y.dtype), y])
-    onset_env = librosa.onset.onset_strength(y=padded, sr=ANALYSIS_SR, hop_length=HOP, n_fft=1024)
+    onset_env = spectral.onset_strength(padded, sr=ANALYSIS_SR, hop_length=HOP, n_fft=1024)
     beats = _track_beats(onset_env)
     if beats.size:
         beats = beats + _latency_s(padded, beats) - _LEAD_IN_S
@@ -85,9 +92,12 @@ def _prepare(samples: np.ndarray, sample_rate: int) -> np.ndarray:
     if not np.all(np.isfinite(samples)):
         raise InputError("music samples contain NaN or infinity", field="music")
     mono = samples if samples.ndim == 1 else samples.mean(axis=1)
-    mono = mono.astype(np.float32)
+    mono = mono.astype(np.float32, copy=False)
     if sample_rate != ANALYSIS_SR:
-        mono = librosa.resample(mono, orig_sr=sample_rate, target_sr=ANALYSIS_SR)
+        # What librosa.resample does by default: soxr's high quality, then exactly ceil(n * ratio).
+        size = math.ceil(mono.size * ANALYSIS_SR / sample_rate)
+        mono = soxr.resample(mono, sample_rate, ANALYSIS_SR, quality="soxr_hq")[:size]
+        mono = np.pad(mono, (0, size - mono.size)).astype(np.float32, copy=False)
     return mono
 
 
@@ -96,16 +106,13 @@ def _track_beats(onset_env: np.ndarray) -> np.ndarray:
     its first pass.
 
     The first guess of the tempo comes from at most `_TEMPO_EXCERPT_S` in the middle of the
-    track: librosa's tempogram of a whole long track costs hundreds of megabytes.
+    track: the tempogram of a whole long track would cost hundreds of megabytes.
     """
     if not np.any(onset_env > 0):
         return np.zeros(0)
     excerpt = round(_TEMPO_EXCERPT_S * ANALYSIS_SR / HOP)
     middle = max(0, (onset_env.size - excerpt) // 2)
-    guess = librosa.feature.tempo(
-        onset_envelope=onset_env[middle : middle + excerpt], sr=ANALYSIS_SR, hop_length=HOP
-    )[0]
-    tempo = float(guess)
+    tempo = spectral.tempo(onset_env[middle : middle + excerpt], sr=ANALYSIS_SR, hop_length=HOP)
     frame_s = HOP / ANALYSIS_SR
     for _ in range(2):
         frames = track_beats(onset_env, period_frames=60.0 / tempo / frame_s)
@@ -157,39 +164,45 @@ def _latency_s(y: np.ndarray, beats: np.ndarray) -> float:
     """How far the coarse beats sit after the onsets a 12 ms window sees (median, seconds).
 
     The tracker's 46 ms window places beats 10-35 ms after the attacks we hear. Measured around
-    at most `_LATENCY_PROBES` beats spread over the track, on short excerpts, so memory stays flat.
+    at most `_LATENCY_PROBES` beats spread over the track, on short excerpts (one batched onset
+    envelope), so memory stays flat.
     """
     frame_s = FINE_HOP / ANALYSIS_SR
     pad, before, after = round(0.1 * ANALYSIS_SR), round(0.06 / frame_s), round(0.02 / frame_s)
-    shifts = []
-    for t in beats[np.linspace(0, beats.size - 1, min(beats.size, _LATENCY_PROBES)).astype(int)]:
-        lo = round(t * ANALYSIS_SR) - pad
-        if lo < 0 or lo + 2 * pad > y.size:
-            continue
-        # The excerpt starts 100 ms early so its own edge (a step from zero) is never searched.
-        fine = librosa.onset.onset_strength(
-            y=y[lo : lo + 2 * pad], sr=ANALYSIS_SR, hop_length=FINE_HOP, n_fft=256, n_mels=40
-        )
-        centre = round(pad / FINE_HOP)
-        best = int(np.argmax(fine[centre - before : centre + after + 1])) - before
-        shifts.append(best * frame_s)
-    return float(np.median(shifts)) if shifts else 0.0
+    probes = beats[np.linspace(0, beats.size - 1, min(beats.size, _LATENCY_PROBES)).astype(int)]
+    starts = np.array([round(t * ANALYSIS_SR) - pad for t in probes])
+    starts = starts[(starts >= 0) & (starts + 2 * pad <= y.size)]
+    if starts.size == 0:
+        return 0.0
+    # Each excerpt starts 100 ms early so its own edge (a step from zero) is never searched.
+    excerpts = y[starts[:, None] + np.arange(2 * pad)]
+    fine = spectral.onset_strength(
+        excerpts, sr=ANALYSIS_SR, hop_length=FINE_HOP, n_fft=256, n_mels=40
+    )
+    centre = round(pad / FINE_HOP)
+    best = np.argmax(fine[:, centre - before : centre + after + 1], axis=1) - before
+    return float(np.median(best * frame_s))
 
 
 def _downbeats(y: np.ndarray, beats: np.ndarray) -> np.ndarray:
     """Every 4th beat, starting from the phase with the most bass onset and harmonic change."""
     if beats.size < BEATS_PER_BAR:
         return beats[:1]
-    frames = librosa.time_to_frames(beats, sr=ANALYSIS_SR, hop_length=DOWNBEAT_HOP)
-    power = np.abs(librosa.stft(y, n_fft=2048, hop_length=DOWNBEAT_HOP)) ** 2
-    mel = librosa.feature.melspectrogram(S=power, sr=ANALYSIS_SR)
-    low = librosa.onset.onset_strength(
-        S=librosa.power_to_db(mel[:12]), sr=ANALYSIS_SR, hop_length=DOWNBEAT_HOP
-    )  # the lowest mel bands, up to about 300 Hz: kick and bass
+    frames = (beats * ANALYSIS_SR).astype(int) // DOWNBEAT_HOP  # librosa.time_to_frames
+    # The lowest 12 mel bands, up to about 300 Hz (kick and bass), and the chroma at tuning 0,
+    # from one STFT pass that keeps only those 24 rows.
+    mel = spectral.mel_filters(sr=ANALYSIS_SR, n_fft=2048)[:12]
+    chroma_fb = spectral.chroma_filters(sr=ANALYSIS_SR, n_fft=2048)
+    low_mel, chroma = spectral.filtered_power(
+        y, [mel, chroma_fb], n_fft=2048, hop_length=DOWNBEAT_HOP
+    )
+    low = spectral.onset_strength_db(
+        spectral.power_to_db(low_mel), n_fft=2048, hop_length=DOWNBEAT_HOP
+    )
     bass_onset = np.array([low[max(0, f - 1) : f + 2].max(initial=0.0) for f in frames])
-    # tuning=0 skips librosa's pitch tracking over the whole track (hundreds of MB on long ones).
-    chroma = librosa.feature.chroma_stft(S=power, sr=ANALYSIS_SR, n_fft=2048, tuning=0.0)
-    synced = librosa.util.sync(chroma, frames, aggregate=np.median)[:, 1:]  # beat i..i+1
+    peak = chroma.max(axis=0, keepdims=True)  # librosa's chroma is max-normalised per frame
+    chroma = chroma / np.where(peak < np.finfo(chroma.dtype).tiny, 1.0, peak)
+    synced = spectral.sync(chroma, frames, aggregate=np.median)[:, 1:]  # beat i..i+1
     unit = synced / (np.linalg.norm(synced, axis=0, keepdims=True) + 1e-9)
     change = np.concatenate([[0.0], 1.0 - np.sum(unit[:, 1:] * unit[:, :-1], axis=0)])
     score = _zscore(bass_onset) + _zscore(change[: beats.size])
@@ -203,23 +216,23 @@ def _zscore(x: np.ndarray) -> np.ndarray:
 
 
 def _energy(y: np.ndarray) -> np.ndarray:
-    rms = librosa.feature.rms(y=y, frame_length=2 * ENERGY_HOP, hop_length=ENERGY_HOP)[0]
+    rms = spectral.rms(y, frame_length=2 * ENERGY_HOP, hop_length=ENERGY_HOP)
     peak = float(rms.max(initial=0.0))
     return rms / peak if peak > 0 else rms
 
 
 def _energy_peaks(energy: np.ndarray, hop_s: float, *, beat_period_s: float) -> np.ndarray:
     """Surges of energy well above the surrounding two seconds, at least two beats apart."""
-    from scipy import signal  # ~0.6 s to import: only when a track is analysed
-
     if energy.size < 3:
         return np.zeros(0)
     window = max(3, round(2.0 / hop_s) | 1)
-    baseline = signal.medfilt(energy, window) if energy.size >= window else np.median(energy)
+    baseline = (
+        spectral.median_filter(energy, window) if energy.size >= window else np.median(energy)
+    )
     excess = energy - baseline
     distance = max(1, round(max(2 * beat_period_s, 1.0) / hop_s))
     height = max(0.08, float(np.percentile(excess, 97)) * 0.6)
-    found, _ = signal.find_peaks(excess, height=height, distance=distance, prominence=0.08)
+    found = spectral.find_peaks(excess, height=height, distance=distance, prominence=0.08)
     return found * hop_s
 
 
