@@ -11,7 +11,7 @@ from reelflow.engine.captions.ass import write_captions
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.engine.music.analysis import MusicAnalysis
 from reelflow.engine.render import graph
-from reelflow.engine.render.background import Background, check_background
+from reelflow.engine.render.background import Background
 from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
 from reelflow.engine.timing import WordTimings
@@ -22,10 +22,12 @@ from reelflow.tasks.step import step
 
 @step("prepare-background")
 def prepare_background(*, spec: BackgroundSpec) -> Background:
-    """Check background files exist and hold pictures; return the engine's description."""
-    background = Background(kind=spec.type, colors=tuple(spec.colors), files=tuple(spec.files))
-    check_background(background)
-    return background
+    """The engine's description of the background (its files keyed by their bytes).
+
+    Its files were probed by `check-inputs`, which every run of the DAG starts with; probing
+    them again here cost a second ffmpeg pass per file on the reel's busiest second.
+    """
+    return Background(kind=spec.type, colors=tuple(spec.colors), files=tuple(spec.files))
 
 
 @step("build-captions")
