@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import threading
+import time
 
 from reelflow.progress.events import ProgressEvent
 
@@ -23,9 +24,17 @@ class PrefectArtifactSink:
     still ends on the run's last value because `close` waits for it.
     """
 
-    def __init__(self, description: str = "Reel progress", close_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        description: str = "Reel progress",
+        close_timeout_s: float = 10.0,
+        min_interval_s: float = 2.0,
+    ) -> None:
         self.description = description
         self.close_timeout_s = close_timeout_s
+        # The UI bar needs no more than one update every couple of seconds; each one is API
+        # and database work on a server that, on a small machine, shares the render's cores.
+        self.min_interval_s = min_interval_s
         self.artifact_id = None
         self._pending: float | None = None
         self._closed = False
@@ -66,11 +75,19 @@ class PrefectArtifactSink:
     def _deliver(self) -> None:
         from prefect.artifacts import create_progress_artifact, update_progress_artifact
 
+        sent_at = None
         while True:
             with self._wake:
                 while self._pending is None and not self._closed:
                     self._wake.wait()
+                # Wait out the interval (a close ends the wait), then send the newest value.
+                while sent_at is not None and not self._closed:
+                    left = self.min_interval_s - (time.monotonic() - sent_at)
+                    if left <= 0:
+                        break
+                    self._wake.wait(left)
                 progress, self._pending = self._pending, None
+                sent_at = time.monotonic()
             if progress is None:
                 return  # closed with nothing left to send
             try:
