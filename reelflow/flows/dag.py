@@ -94,16 +94,15 @@ def reel_dag(
     background_later = run.submit(prepare_background, spec=spec.background)
     # Music waits for the voice analysis only when it must pick a preset to fit the voice.
     picks_preset = spec.music.preset == "auto" and spec.music.file is None
-    if not picks_preset:
-        music_later = run.submit(
-            prepare_music,
-            spec=spec.music,
-            analysis=None,
-            duration_s=voice.duration_s,
-            library_dir=settings.music_dir,
-        )
-        beats_later = run.submit(analyze_music, music=music_later)
-        levels_later = run.submit(measure_music_levels, voice=voice, music=music_later)
+    music_later = run.submit(
+        prepare_music,
+        spec=spec.music,
+        analysis=analysis_later if picks_preset else None,
+        duration_s=voice.duration_s,
+        library_dir=settings.music_dir,
+    )
+    beats_later = run.submit(analyze_music, music=music_later)
+    levels_later = run.submit(measure_music_levels, voice=voice, music=music_later)
 
     words = words_later.result()
     progress.milestone("words", f"{len(words)} words ({words.method})")
@@ -117,17 +116,6 @@ def reel_dag(
         )
     analysis = analysis_later.result()
     progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
-    if picks_preset:
-        music_later = run.submit(
-            prepare_music,
-            spec=spec.music,
-            analysis=analysis,
-            duration_s=voice.duration_s,
-            library_dir=settings.music_dir,
-        )
-        beats_later = run.submit(analyze_music, music=music_later)
-        levels_later = run.submit(measure_music_levels, voice=voice, music=music_later)
-
     captions_later = run.submit(
         build_captions,
         words=words,
