@@ -43,7 +43,7 @@ def on_completion(flow, flow_run, state) -> None:
     """The reel is stored: report where."""
     output = None
     try:
-        output = _output(state.result(raise_on_failure=False))
+        output = _output(state.result(raise_on_failure=False, _sync=True))
     except Exception:  # the result may not be readable here (e.g. not persisted)
         log.warning("completed run %s: could not read its result", flow_run.id)
     progress = _progress(flow_run)
@@ -82,7 +82,7 @@ def _final(flow_run, status: str, error: str) -> None:
 
 def _error_message(state) -> str:
     try:
-        exc = state.result(raise_on_failure=False)
+        exc = state.result(raise_on_failure=False, _sync=True)
     except Exception as err:  # reading the result can itself fail
         return str(err) or state.message or "failed"
     if isinstance(exc, BaseException):

@@ -92,10 +92,11 @@ class PrefectArtifactSink:
                 return  # closed with nothing left to send
             try:
                 if self.artifact_id is None:
+                    # _sync: inside an async flow (the batch) these would return coroutines.
                     self.artifact_id = create_progress_artifact(
-                        progress=progress, description=self.description
+                        progress=progress, description=self.description, _sync=True
                     )
                 else:
-                    update_progress_artifact(self.artifact_id, progress=progress)
+                    update_progress_artifact(self.artifact_id, progress=progress, _sync=True)
             except Exception as exc:  # the API is briefly away: skip this view of the value
                 log.debug("progress artifact not updated: %s", exc)

@@ -97,6 +97,9 @@ def test_deployed_children_are_reported_with_their_videos(env, monkeypatch, rcli
     events = flow_events(rclient, prefix, task_id)
     assert [e["details"] for e in events if e["stage"] == "batch"][-1] == "2/2 reels finished"
     assert events[-1]["status"] == "completed"
+    # The completion hook read the async batch's result (it used to get a coroutine).
+    done = ",".join(c.task_id for c in output.children)
+    assert events[-1]["output"] == {"completed": "2", "children": done}
 
 
 def test_a_child_whose_result_cannot_be_read_is_reported_failed(env, monkeypatch, rclient, prefix):
