@@ -66,20 +66,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    from bench.render import make_inputs
+    from bench.render import make_inputs, reel_spec
 
     with tempfile.TemporaryDirectory(prefix="reelflow-prerender-") as tmp:
         folder = Path(tmp)
         voice, background, transcript, duration = make_inputs(folder, args.seconds)
-        spec = {
-            "voiceover": str(voice),
-            "transcript": transcript,
-            "background": {"type": "video", "path": str(background)},
-            "music": {"preset": "upbeat"},
-            "captions": {"animation": "highlight"},
-            "effects": {"preset": "dynamic"},
-            "quality": "high",
-        }
+        spec = reel_spec(voice, background, transcript)
         figures: list[dict[str, float]] = []
         for rep in range(args.repeat + 1):  # the first run warms the library and page cache
             code = CHILD.format(root=str(ROOT), spec=json.dumps(spec), data=str(folder / "data"),

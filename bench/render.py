@@ -51,6 +51,19 @@ def make_inputs(folder: Path, seconds: float) -> tuple[Path, Path, str, float]:
     return folder / "voice.wav", background, SCRIPT, duration
 
 
+def reel_spec(voice: Path, background: Path, transcript: str) -> dict:
+    """The benchmark reel's spec: uploaded voice, video background, music, captions, effects."""
+    return {
+        "voiceover": str(voice),
+        "transcript": transcript,
+        "background": {"type": "video", "path": str(background)},
+        "music": {"preset": "upbeat"},
+        "captions": {"animation": "highlight"},
+        "effects": {"preset": "dynamic"},
+        "quality": "high",
+    }
+
+
 def hand_built(folder: Path, spec, duration: float, voice: Path, background: Path) -> list[str]:
     """What an expert would type: one ffmpeg command for the same reel."""
     q = QUALITY_PRESETS["high"]
@@ -99,15 +112,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="reelflow-bench-") as tmp:
         folder = Path(tmp)
         voice, background, transcript, duration = make_inputs(folder, args.seconds)
-        spec_data = {
-            "voiceover": str(voice),
-            "transcript": transcript,
-            "background": {"type": "video", "path": str(background)},
-            "music": {"preset": "upbeat"},
-            "captions": {"animation": "highlight"},
-            "effects": {"preset": "dynamic"},
-            "quality": "high",
-        }
+        spec_data = reel_spec(voice, background, transcript)
         spec = parse_spec(spec_data)
         env_dir = folder / "data"
         port = free_port()
