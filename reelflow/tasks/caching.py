@@ -15,7 +15,6 @@ import functools
 import hashlib
 import json
 import os
-from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -85,20 +84,3 @@ def mark_complete(folder: Path) -> None:
     """Record that every file of `folder` was written (the result may be reused)."""
     folder.mkdir(parents=True, exist_ok=True)
     (folder / COMPLETE_MARK).touch()
-
-
-def files_of(values: Iterable[Any]) -> list[Path]:
-    """Every path inside `values` (dataclasses, models, containers), for checks and clean-up."""
-    found: list[Path] = []
-    for value in values:
-        if isinstance(value, Path):
-            found.append(value)
-        elif dataclasses.is_dataclass(value) and not isinstance(value, type):
-            found += files_of(getattr(value, f.name) for f in dataclasses.fields(value))
-        elif isinstance(value, BaseModel):
-            found += files_of(dict(value).values())
-        elif isinstance(value, dict):
-            found += files_of(value.values())
-        elif isinstance(value, list | tuple):
-            found += files_of(value)
-    return found

@@ -24,7 +24,7 @@ from typing import Any
 
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.settings import Settings
-from reelflow.tasks.caching import COMPLETE_MARK, NOT_CONTENT, content_key, mark_complete
+from reelflow.tasks.caching import COMPLETE_MARK, content_key, mark_complete
 from reelflow.tasks.code_digest import code_digest
 from reelflow.tasks.faults import maybe_fail
 from reelflow.tasks.retries import RETRIES, RETRY_DELAYS_S, RETRY_JITTER, is_transient_error
@@ -124,8 +124,3 @@ def load_result(folder: Path) -> tuple[bool, Any]:
         return True, pickle.loads((folder / RESULT_FILE).read_bytes())
     except (OSError, pickle.UnpicklingError, EOFError, AttributeError, ImportError):
         return False, None  # written by other code, or damaged: compute again
-
-
-def content_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
-    """The parameters that decide a step's result (not where or how it runs)."""
-    return {k: v for k, v in parameters.items() if k not in NOT_CONTENT}

@@ -188,7 +188,6 @@ def test_bad_input_fails_once_with_the_field_and_writes_nothing(tmp_path, settin
 
 
 def test_a_transient_failure_is_retried_and_bad_input_is_not(tmp_path, monkeypatch):
-    monkeypatch.setattr("reelflow.tasks.step.RETRY_DELAYS_S", [0.01, 0.01])
     settings = Settings(
         data_dir=tmp_path / "data", enable_gpu_acceleration=False, inject_faults="plan-effects:2"
     )
