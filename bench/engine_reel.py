@@ -45,9 +45,9 @@ def render_engine_only(spec: ReelSpec, out: Path, *, settings: Settings) -> dict
                   out_dir=work)  # fmt: skip
     beats = timed("music", m.analyze_music, music=track)
     levels = timed("music", m.measure_music_levels, voice=voice, music=track)
-    mix = timed("music", m.plan_audio_mix, voice=voice, first_word_s=words.first_start_s,
-                analysis=analysis, music=track, beats=beats, levels=levels, spec=spec.music,
-                platform=spec.platform, out_dir=work)  # fmt: skip
+    mix = timed("music", m.plan_audio_mix, voice=voice, analysis=analysis, music=track,
+                beats=beats, levels=levels, spec=spec.music, platform=spec.platform,
+                out_dir=work)  # fmt: skip
     camera = timed("effects", p.plan_effects, spec=spec.effects, beats=beats, mix=mix)
     result = timed("render", p.render_reel, mix=mix, background=background, camera=camera,
                    captions=captions, quality=spec.quality, platform=spec.platform,

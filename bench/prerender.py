@@ -30,24 +30,33 @@ import json, resource, sys, time
 start = time.perf_counter()
 sys.path.insert(0, {root!r})
 from pathlib import Path
-from reelflow.flows.local import run_reel
 from reelflow.flows.runtime import RunContext, local_listener
 from reelflow.models import parse_spec
 from reelflow.settings import Settings
-from reelflow.flows import local
+from reelflow.tasks.step import Step
 events, steps = [], []
-_run = local.LocalRunner._run
-def timed_run(self, step, parameters):
+_call = Step.call
+def timed_call(self, settings, parameters, **kw):
     begun = time.perf_counter()
     try:
-        return _run(self, step, parameters)
+        return _call(self, settings, parameters, **kw)
     finally:
-        steps.append((step.name, begun, time.perf_counter()))
-local.LocalRunner._run = timed_run
+        steps.append((self.name, begun, time.perf_counter()))
+Step.call = timed_call
 local_listener.set(lambda e: events.append((e.status, e.stage, e.progress, time.perf_counter())))
 spec = parse_spec(json.loads({spec!r}))
-settings = Settings(data_dir=Path({data!r}), enable_gpu_acceleration=False)
-run_reel(spec, RunContext(output=Path({out!r}), refresh_cache={refresh}), settings=settings)
+context = RunContext(output=Path({out!r}), refresh_cache={refresh})
+if {served!r}:
+    import os
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "WARNING")
+    from reelflow.flows.reel import generate_reel
+    from reelflow.flows.runtime import in_process_runs
+    with in_process_runs():
+        assert generate_reel(spec, context, return_state=True).is_completed()
+else:
+    from reelflow.flows.local import run_reel
+    settings = Settings(data_dir=Path({data!r}), enable_gpu_acceleration=False)
+    run_reel(spec, context, settings=settings)
 first = next(t for s, st, p, t in events if s == "running")
 effects = next(t for s, st, p, t in events if st == "effects" and p == 70)
 rendered = next(t for s, st, p, t in events if st == "render" and p == 90)
@@ -65,6 +74,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--server",
+        action="store_true",
+        help="run on a throwaway Prefect server, as `reelflow render` does with "
+        "PREFECT_API_URL set ('imports' then also covers creating the run)",
+    )
     args = parser.parse_args()
     from bench.render import make_inputs, reel_spec
 
@@ -73,14 +88,29 @@ def main() -> None:
         voice, background, transcript, duration = make_inputs(folder, args.seconds)
         spec = reel_spec(voice, background, transcript)
         figures: list[dict[str, float]] = []
-        for rep in range(args.repeat + 1):  # the first run warms the library and page cache
-            code = CHILD.format(root=str(ROOT), spec=json.dumps(spec), data=str(folder / "data"),
-                                out=str(folder / f"r{rep}.mp4"), refresh=True)  # fmt: skip
-            env = {k: v for k, v in os.environ.items() if "PREFECT_API_URL" not in k}
-            proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                                  env=env, check=True)  # fmt: skip
-            if rep:
-                figures.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        env = {k: v for k, v in os.environ.items() if "PREFECT_API_URL" not in k}
+        env["REELFLOW_DATA_DIR"] = str(folder / "data")
+        server = None
+        if args.server:
+            from bench.common import free_port, start_prefect_server
+
+            port = free_port()
+            server = start_prefect_server(folder / "prefect", port)
+            env["PREFECT_API_URL"] = f"http://127.0.0.1:{port}/api"
+        try:
+            for rep in range(args.repeat + 1):  # the first run warms the library and page cache
+                code = CHILD.format(root=str(ROOT), spec=json.dumps(spec),
+                                    data=str(folder / "data"), out=str(folder / f"r{rep}.mp4"),
+                                    refresh=True, served=args.server)  # fmt: skip
+                proc = subprocess.run([sys.executable, "-c", code], capture_output=True,
+                                      text=True, env=env, check=True)  # fmt: skip
+                if rep:
+                    figures.append(json.loads(proc.stdout.strip().splitlines()[-1]))
+        finally:
+            if server is not None:
+                from bench.common import stop
+
+                stop(server)
     print(f"reel: {duration:.1f} s, high, uploaded voice, video background, music, effects")
     print(f"median of {args.repeat} (runs in brackets), seconds")
     for key in ("imports", "prerender", "render", "total", "cpu_self", "cpu_children"):

@@ -21,6 +21,10 @@ class InputError(ReelflowError, ValueError):
         self.field = field
         self.reason = message
 
+    def __reduce__(self):
+        # Keyword-only fields survive pickling (results, child processes, Prefect states).
+        return _rebuild, (type(self), (self.reason,), {"field": self.field})
+
 
 class MediaError(ReelflowError):
     """A media tool failed (ffmpeg exited non-zero, was killed, or produced no output)."""
@@ -29,3 +33,14 @@ class MediaError(ReelflowError):
         super().__init__(message)
         self.transient = transient
         self.log_tail = log_tail
+
+    def __reduce__(self):
+        return _rebuild, (
+            type(self),
+            (str(self),),
+            {"transient": self.transient, "log_tail": self.log_tail},
+        )
+
+
+def _rebuild(cls: type, args: tuple, kwargs: dict) -> Exception:
+    return cls(*args, **kwargs)

@@ -103,6 +103,18 @@ def reel_dag(
     )
     beats_later = run.submit(analyze_music, music=music_later)
     levels_later = run.submit(measure_music_levels, voice=voice, music=music_later)
+    # The mix starts the music where the speech starts, so it need not wait for the words.
+    mix_later = run.submit(
+        plan_audio_mix,
+        voice=voice,
+        analysis=analysis_later,
+        music=music_later,
+        beats=beats_later,
+        levels=levels_later,
+        spec=spec.music,
+        platform=spec.platform,
+    )
+    camera_later = run.submit(plan_effects, spec=spec.effects, beats=beats_later, mix=mix_later)
 
     words = words_later.result()
     progress.milestone("words", f"{len(words)} words ({words.method})")
@@ -114,8 +126,6 @@ def reel_dag(
             user_id=context.user_id,
             project_id=context.project_id,
         )
-    analysis = analysis_later.result()
-    progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
     captions_later = run.submit(
         build_captions,
         words=words,
@@ -124,25 +134,15 @@ def reel_dag(
         platform=spec.platform,
         duration_s=voice.duration_s,
     )
-
-    music, beats, levels = music_later.result(), beats_later.result(), levels_later.result()
-    mix = run(
-        plan_audio_mix,
-        voice=voice,
-        first_word_s=words.first_start_s,
-        analysis=analysis,
-        music=music,
-        beats=beats,
-        levels=levels,
-        spec=spec.music,
-        platform=spec.platform,
-    )
+    analysis = analysis_later.result()
+    progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
     captions = captions_later.result()
     progress.milestone("captions", spec.captions.animation)
     background = background_later.result()
     progress.milestone("background", spec.background.type)
+    music = music_later.result()
     progress.milestone("music", music.preset or music.source)
-    camera = run(plan_effects, spec=spec.effects, beats=beats, mix=mix)
+    mix, camera = mix_later.result(), camera_later.result()
     progress.milestone("effects", f"{camera.pulses} pulses, {camera.shakes} shakes")
 
     result = run(

@@ -24,9 +24,10 @@ from reelflow.tasks.step import Step, load_result
 
 log = logging.getLogger(__name__)
 
-# Enough threads that every branch the DAG submits at once runs at once: a step waiting on an
-# upstream future holds its thread, so fewer threads than branches could deadlock.
-MAX_WORKERS = 8
+# Enough threads that every step the DAG submits ahead runs (or waits) at once. A step waiting on
+# an upstream future holds its thread; the DAG submits upstream steps first and the pool starts
+# work in submission order, so a waiting step never holds the thread its upstream needs.
+MAX_WORKERS = 12
 
 
 class LocalRunner:

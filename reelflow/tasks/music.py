@@ -88,7 +88,6 @@ def measure_music_levels(*, voice: PreparedVoice, music: PreparedMusic) -> Level
 def plan_audio_mix(
     *,
     voice: PreparedVoice,
-    first_word_s: float,
     analysis: VoiceAnalysis,
     music: PreparedMusic,
     beats: music_analysis.MusicAnalysis | None,
@@ -97,12 +96,16 @@ def plan_audio_mix(
     platform: str,
     out_dir: Path,
 ) -> MixPlan:
-    """Start the music on a strong beat at the first word, duck it under speech, measure and
-    write the finished mix."""
+    """Start the music on a strong beat where the speech starts, duck it under speech, measure
+    and write the finished mix.
+
+    The start is the speech-activity onset rather than the aligned first word: the two agree
+    to within a frame or two, and not waiting for the alignment lets the mix's ffmpeg passes
+    run beside it."""
     target = PLATFORM_PRESETS[platform]
     start_s, envelope_path = 0.0, None
     if music.path is not None and beats is not None:
-        start_s = music_analysis.music_start_s(beats, first_word_s)
+        start_s = music_analysis.music_start_s(beats, analysis.first_speech_s)
         if spec.auto_duck:
             envelope = ducking.ducking_envelope(
                 analysis.speech, voice.duration_s, duck_db=spec.duck_db, rate_hz=ENVELOPE_RATE_HZ

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from reelflow.engine import audio
 from reelflow.engine.alignment.align import align_file
+from reelflow.engine.child import call_in_child
 from reelflow.engine.errors import InputError
 from reelflow.engine.ffmpeg import probe
 from reelflow.engine.render.background import Background, check_background
@@ -113,7 +114,8 @@ def align_words(
     if voice.synthesized is not None:
         return voice.synthesized
     source = voice.source if voice.source and voice.source.is_file() else voice.path
-    return align_file(source, transcript)
+    # In a child process: the decoder holds the GIL and would stall the steps beside it.
+    return call_in_child(align_file, source, transcript)
 
 
 @step("analyze-voice")

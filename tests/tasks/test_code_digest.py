@@ -94,3 +94,22 @@ def test_reachable_modules_follow_imports_transitively():
     assert {"reelflow.engine.captions.layout", "reelflow.engine.captions.fonts",
             "reelflow.engine.timing", "reelflow.presets"} <= found  # fmt: skip
     assert not any(m.startswith("reelflow.engine.alignment") for m in found)
+
+
+def test_imports_are_found_in_every_form(tree):
+    # Multi-line, aliased, lazy (indented) and plain imports all count; a mention in a comment
+    # after the import list does not hide the modules before it.
+    module = tree / "reelflow" / "engine" / "probe_imports.py"
+    module.write_text(
+        "from reelflow.engine.music import (\n    beats,  # the tracker\n    ducking,\n)\n"
+        "import reelflow.engine.timing as timing\n"
+        "def lazy():\n    from reelflow.engine.captions import fonts as f, layout\n"
+    )
+    found = reachable_modules(["reelflow.engine.probe_imports"], root=tree)
+    assert {
+        "reelflow.engine.music.beats",
+        "reelflow.engine.music.ducking",
+        "reelflow.engine.timing",
+        "reelflow.engine.captions.fonts",
+        "reelflow.engine.captions.layout",
+    } <= found

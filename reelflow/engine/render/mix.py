@@ -90,10 +90,10 @@ def measure_levels(voice_path: Path, music_path: Path | None) -> Levels:
     while the words are being aligned; `plan_mix` then only measures the mix itself.
     """
     if music_path is None:
-        return Levels(measure_loudness(voice_path).integrated_lufs)
+        return Levels(measure_loudness(voice_path, true_peak=False).integrated_lufs)
     with ThreadPoolExecutor(2, thread_name_prefix="reelflow-loudness") as pool:
-        music = pool.submit(measure_loudness, music_path)
-        voice = measure_loudness(voice_path)
+        music = pool.submit(measure_loudness, music_path, true_peak=False)
+        voice = measure_loudness(voice_path, true_peak=False)
         return Levels(voice.integrated_lufs, music.result().integrated_lufs)
 
 
@@ -237,8 +237,9 @@ def measure_mix(plan: MixPlan, *, normalised: bool, out_path: Path | None = None
     """EBU R128 loudness of the mix (an audio-only ffmpeg pass); with `out_path`, the mix as
     measured is also written there (48 kHz stereo float WAV, atomically)."""
     # ebur128 passes its input through untouched, so the file is what was measured.
+    # The raw mix only needs its loudness (for the gain); the normalised one its true peak too.
     measured = audio_graph(plan, add_inputs(plan), normalised=normalised).filter(
-        "ebur128", peak="true", framelog="quiet"
+        "ebur128", peak="true" if normalised else "none", framelog="quiet"
     )
     if out_path is None:
         return parse_ebur128(ffmpeg.run(ffm.output(measured, "-", format="null").get_args()))
