@@ -197,6 +197,41 @@ def up(
 
 
 @app.command()
+def worker(
+    pool: str = typer.Option("cpu", "--pool", help="Work pool to serve: cpu, gpu or batch."),
+    limit: int = typer.Option(
+        None, "--limit", help="Reels at once on this worker (default MAX_PARALLEL_VIDEOS)."
+    ),
+    grace: float = typer.Option(
+        None, "--grace", help="Seconds a stop lets running reels finish before handing them back."
+    ),
+) -> None:
+    """Serve a work pool with Prefect's process worker; on SIGTERM, SIGINT or SIGHUP let running
+    reels finish for the grace period, hand back the rest (same run id, back in its queue), exit.
+    """
+    from reelflow.deployments.stack import POOLS
+    from reelflow.deployments.worker import serve_worker
+
+    if pool not in POOLS:
+        fail(f"--pool: {pool!r} is not one of {', '.join(POOLS)}")
+    settings = get_settings()
+    if limit is not None and limit < 1:
+        fail("--limit: must be at least 1")
+    default = settings.max_parallel_batches if pool == "batch" else settings.max_parallel_videos
+    try:
+        code = serve_worker(
+            pool,
+            settings=settings,
+            limit=limit or default,
+            grace_s=settings.worker_stop_grace_s if grace is None else max(0.0, grace),
+            log_line=typer.echo,
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    raise typer.Exit(code)
+
+
+@app.command()
 def deploy(
     api_url: str = typer.Option(
         None, "--api-url", envvar="PREFECT_API_URL", help="The Prefect API to deploy to."

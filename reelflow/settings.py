@@ -45,6 +45,44 @@ class Settings(BaseSettings):
         le=64,
         validation_alias=_env("MAX_PARALLEL_VIDEOS", "MAX_PARALLEL_VIDEOS"),
     )
+    max_parallel_batches: int = Field(
+        default=8,
+        ge=1,
+        le=256,
+        validation_alias=_env("MAX_PARALLEL_BATCHES"),
+        description="Batch runs at once (the batch pool's limit); they only wait for children.",
+    )
+    max_queued_per_user: int = Field(
+        default=10,
+        ge=0,
+        le=10_000,
+        validation_alias=_env("MAX_QUEUED_PER_USER"),
+        description="Reels one user may have waiting plus running (a batch counts each reel); "
+        "beyond it the API answers 429 with Retry-After. 0 = no cap.",
+    )
+    fair_share_tiers: int = Field(
+        default=10,
+        ge=1,
+        le=50,
+        validation_alias=_env("FAIR_SHARE_TIERS"),
+        description="Queues per plan: a user's n-th waiting reel waits in tier n, so every "
+        "user's first reel starts before anyone's second (deployments/queues.py).",
+    )
+    queue_status_refresh_s: float = Field(
+        default=5.0,
+        ge=0.5,
+        le=300,
+        validation_alias=_env("QUEUE_STATUS_REFRESH_S"),
+        description="Queue positions are read from Prefect at most this often (per API process, "
+        "and only while someone asks).",
+    )
+    worker_stop_grace_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        validation_alias=_env("WORKER_STOP_GRACE_S"),
+        description="How long a stopping worker lets its reels finish before handing them back.",
+    )
     websocket_ping_interval: float = Field(
         default=20.0,
         gt=0,

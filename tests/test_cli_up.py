@@ -98,3 +98,61 @@ def test_sigterm_is_a_clean_stop(up_with):
     assert "stopping" in result.stderr
     assert processes["worker"].poll() is not None
     assert time.monotonic() - started < 8  # stopped, not waited out
+
+
+# A `reelflow up` whose children are stand-ins, run as its own process so that real signals
+# reach it. Each child records the signal that stopped it.
+_UP_SCRIPT = """
+import sys, time
+from reelflow.deployments.stack import Stack, StackConfig
+from reelflow.settings import get_settings
+CHILD = '''
+import signal, sys, time
+name = sys.argv[1]
+def stop(signum, frame):
+    open(name + ".stopped", "w").write(signal.Signals(signum).name)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+    signal.signal(signal.SIGINT, stop)
+open(name + ".ready", "w").write("")
+time.sleep(120)
+'''
+def start(self, log=print):
+    for name in ("prefect-server", "worker-cpu", "api"):
+        self._spawn(name, [sys.executable, "-c", CHILD, name], self.environment())
+Stack.start = start
+stack = Stack(get_settings(), StackConfig(api_port=None))
+print("failure:", stack.serve(log=print), flush=True)
+"""
+
+
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a non-interactive shell starts `cmd &`
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_up_from_a_shell_that_ignores_sigint_stops_everything(tmp_path, signum):
+    env = dict(
+        os.environ, REELFLOW_DATA_DIR=str(tmp_path / "data"), REELFLOW_WORKER_STOP_GRACE_S="0"
+    )
+    up = subprocess.Popen(
+        [sys.executable, "-c", _UP_SCRIPT], cwd=tmp_path, env=env, preexec_fn=_ignore_sigint,
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
+    )  # fmt: skip
+    names = ("prefect-server", "worker-cpu", "api")
+    deadline = time.monotonic() + 30
+    while not all((tmp_path / f"{n}.ready").exists() for n in names):
+        assert time.monotonic() < deadline and up.poll() is None, up.communicate()[0]
+        time.sleep(0.1)
+    started = time.monotonic()
+    up.send_signal(signum)
+    output, _ = up.communicate(timeout=30)
+    assert up.returncode == 0, output
+    assert time.monotonic() - started < 10
+    assert "stopping" in output and "failure: None" in output
+    # every child was stopped by a signal it handles (not left running, not killed blind)
+    assert {n: (tmp_path / f"{n}.stopped").read_text() for n in names} == dict.fromkeys(
+        names, "SIGTERM"
+    )
+    assert started_by(tmp_path / "data") == []

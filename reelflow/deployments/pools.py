@@ -1,7 +1,14 @@
-"""Work pools and queues: `gpu` and `cpu` process pools, each with `premium` and `standard`.
+"""Work pools and queues: `gpu` and `cpu` process pools, each with the reel queues of `queues`.
 
-Queue priority decides which run starts first when a concurrency limit is the bottleneck:
-premium (1) beats standard (10).
+MAX_PARALLEL_VIDEOS is each pool's concurrency limit: renders at once per pool, whatever the
+number of worker hosts serving it (each worker also runs at most that many, `--limit`). A pool
+limit (not a deployment limit) is what keeps waiting free: the server hands a polling worker only
+as many scheduled runs as the pool has free slots, so surplus runs stay `Scheduled` in their
+queue. A deployment limit instead moves every waiting run through `AwaitingConcurrencySlot`
+every few seconds (shared/PREFECT-NOTES.md: 73 % of a core for 80 waiting runs).
+
+Each queue also gets the same limit: the server's query takes at most a queue's limit of runs
+from each queue before applying the pool's, so a long queue costs no more to poll than a short one.
 """
 
 from __future__ import annotations
@@ -9,34 +16,73 @@ from __future__ import annotations
 import contextlib
 
 from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate
+from prefect.client.schemas.actions import DeploymentUpdate, WorkPoolCreate, WorkPoolUpdate
 from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
 
-from reelflow.deployments.stack import POOLS
+from reelflow.deployments.queues import DEFAULT_TIERS, PREFECT_DEFAULT_QUEUE, queue_priorities
+from reelflow.deployments.stack import BATCH_POOL, POOLS, REEL_POOLS
 
-QUEUES = {"premium": 1, "standard": 10}
 REEL_DEPLOYMENTS = ("generate-reel/gpu", "generate-reel/cpu")
 
 
-async def ensure_pools(client: PrefectClient) -> None:
-    """Create the process pools and their prioritised queues if they are missing."""
+async def ensure_pools(
+    client: PrefectClient,
+    *,
+    max_parallel: int = 2,
+    max_batches: int = 8,
+    tiers: int = DEFAULT_TIERS,
+) -> None:
+    """Create or update the pools, their concurrency limits and their prioritised queues.
+
+    The reel pools take `max_parallel` reels at once; the batch pool `max_batches` batch runs
+    (they only wait for their children, which queue in a reel pool like any reel).
+    """
+    priorities = queue_priorities(tiers)
     for pool in POOLS:
+        limit = max_batches if pool == BATCH_POOL else max_parallel
         try:
             await client.read_work_pool(pool)
         except ObjectNotFound:
             with contextlib.suppress(ObjectAlreadyExists):  # another process got there first
-                await client.create_work_pool(WorkPoolCreate(name=pool, type="process"))
-        existing = {q.name for q in await client.read_work_queues(work_pool_name=pool)}
-        for queue, priority in QUEUES.items():
-            if queue not in existing:
+                await client.create_work_pool(
+                    WorkPoolCreate(name=pool, type="process", concurrency_limit=limit)
+                )
+        await client.update_work_pool(pool, WorkPoolUpdate(concurrency_limit=limit))
+        existing = {q.name: q for q in await client.read_work_queues(work_pool_name=pool)}
+        # Prefect keeps priorities unique by shifting others: park its default queue last first.
+        default = existing.get(PREFECT_DEFAULT_QUEUE)
+        if default is not None and default.priority <= len(priorities):
+            await client.update_work_queue(default.id, priority=len(priorities) + 1)
+        for name, priority in sorted(priorities.items(), key=lambda item: item[1]):
+            queue = existing.get(name)
+            if queue is None:
                 with contextlib.suppress(ObjectAlreadyExists):
                     await client.create_work_queue(
-                        name=queue, priority=priority, work_pool_name=pool
+                        name=name,
+                        priority=priority,
+                        concurrency_limit=limit,
+                        work_pool_name=pool,
                     )
+            elif queue.priority != priority or queue.concurrency_limit != limit:
+                await client.update_work_queue(queue.id, priority=priority, concurrency_limit=limit)
 
 
 async def set_reel_concurrency(client: PrefectClient, limit: int) -> None:
-    """At most `limit` runs of each reel deployment at once (MAX_PARALLEL_VIDEOS)."""
+    """At most `limit` reels at once per reel pool (MAX_PARALLEL_VIDEOS), queues included.
+
+    Also clears a deployment-level limit left by an older reelflow, which would put waiting
+    runs back on the `AwaitingConcurrencySlot` treadmill.
+    """
+    for pool in REEL_POOLS:
+        with contextlib.suppress(ObjectNotFound):
+            await client.update_work_pool(pool, WorkPoolUpdate(concurrency_limit=limit))
+            for queue in await client.read_work_queues(work_pool_name=pool):
+                if queue.name != PREFECT_DEFAULT_QUEUE and queue.concurrency_limit != limit:
+                    await client.update_work_queue(queue.id, concurrency_limit=limit)
     for name in REEL_DEPLOYMENTS:
-        deployment = await client.read_deployment_by_name(name)
-        await client.update_deployment(deployment.id, DeploymentUpdate(concurrency_limit=limit))
+        with contextlib.suppress(ObjectNotFound):
+            deployment = await client.read_deployment_by_name(name)
+            if deployment.global_concurrency_limit is not None:
+                await client.update_deployment(
+                    deployment.id, DeploymentUpdate(concurrency_limit=None)
+                )

@@ -25,10 +25,11 @@ from reelflow.settings import Settings
 
 # Prefect is imported inside the functions that talk to it: it reads PREFECT_API_URL when first
 # imported, and callers (benchmarks, `reelflow up`) set it after importing this module.
-POOLS = ("gpu", "cpu")
+REEL_POOLS = ("gpu", "cpu")
+BATCH_POOL = "batch"  # batch runs only wait for their children: they must not take reel slots
+POOLS = (*REEL_POOLS, BATCH_POOL)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SLOT_WAIT_S = "2"
 
 
 @dataclass
@@ -40,6 +41,7 @@ class StackConfig:
     api_port: int | None = 8000
     database_url: str | None = None  # Prefect's own database; SQLite under data_dir if None
     worker_query_s: float = 2.0
+    gpu_worker: bool | None = None  # None: only when this host has an NVIDIA device
 
 
 @dataclass
@@ -64,9 +66,10 @@ class Stack:
             PREFECT_HOME=env.get("PREFECT_HOME", str(home)),
             PREFECT_SERVER_ANALYTICS_ENABLED="false",
             PREFECT_SERVER_ALLOW_EPHEMERAL_MODE="false",
-            # A run waiting for a concurrency slot is retried after this many seconds (Prefect's
-            # default, 30, leaves two cores idle between short reels).
-            PREFECT_SERVER_DEPLOYMENTS_CONCURRENCY_SLOT_WAIT_SECONDS=SLOT_WAIT_S,
+            # Runs wait `Scheduled` for a pool slot; marking each one `Late` 15 s later is a
+            # state change per waiting run (measured: 22 % of a core while 100 were marked) and
+            # tells users nothing the queue position does not.
+            PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
             PREFECT_WORKER_QUERY_SECONDS=str(self.config.worker_query_s),
             PREFECT_WORKER_PREFETCH_SECONDS=str(self.config.worker_query_s),
             REELFLOW_DATA_DIR=str(self.settings.data_dir.resolve()),
@@ -86,9 +89,11 @@ class Stack:
         self._wait_for("prefect-server", f"{self.api_url}/health", timeout_s=120)
         log(f"Prefect server and UI: http://{self.config.host}:{self.config.prefect_port}")
         bootstrap(self.api_url, self.settings, env, log=log)
-        for pool in POOLS:
-            self._spawn(f"worker-{pool}", [prefect, "worker", "start", "--pool", pool], env)
-        log(f"workers: {', '.join(POOLS)}")
+        pools = [p for p in self.worker_pools()]
+        for pool in pools:
+            self._spawn(f"worker-{pool}", [sys.executable, "-m", "reelflow.cli", "worker",
+                                           "--pool", pool], env)  # fmt: skip
+        log(f"workers: {', '.join(pools)}")
         if self.config.api_port is not None:
             api = [sys.executable, "-m", "uvicorn", "reelflow.api.app:create_app", "--factory",
                    "--host", self.config.host, "--port", str(self.config.api_port)]  # fmt: skip
@@ -97,13 +102,23 @@ class Stack:
                            timeout_s=60, accept_status=(200, 503))  # fmt: skip
             log(f"reelflow API and viewer: http://{self.config.host}:{self.config.api_port}")
 
+    def worker_pools(self) -> list[str]:
+        """The pools this stack runs a worker for: cpu and batch, gpu where there is one."""
+        gpu = self.config.gpu_worker
+        if gpu is None:
+            from reelflow.api.config import gpu_present
+
+            gpu = self.settings.enable_gpu_acceleration and gpu_present()
+        return [p for p in POOLS if p != "gpu" or gpu]
+
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> None:
         logs = self.settings.data_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
         with open(logs / f"{name}.log", "ab") as out:
             self.processes[name] = subprocess.Popen(
-                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
+                cmd, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=default_signals,
+            )  # fmt: skip
 
     def _wait_for(self, name: str, url: str, **kw) -> None:
         # A child that exits (a port in use, a bad database URL) fails setup now, not at timeout.
@@ -133,7 +148,7 @@ class Stack:
         Returns why the stack stopped on its own (a child exited, setup failed), or None after
         a requested stop.
         """
-        previous = signal.signal(signal.SIGTERM, _interrupt)
+        previous = {s: signal.signal(s, _interrupt) for s in STOP_SIGNALS}
         failure = None
         try:
             self.start(log=log)
@@ -147,28 +162,45 @@ class Stack:
             failure = f"setup failed: {exc}"
         finally:
             # a second Ctrl-C or SIGTERM must not leave children behind: stopping is bounded
-            interrupt = signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
+            ignored = {s: signal.signal(s, signal.SIG_IGN) for s in STOP_SIGNALS}
             try:
                 self.stop()
             finally:
-                signal.signal(signal.SIGINT, interrupt)
-                signal.signal(signal.SIGTERM, previous)
+                for signum in STOP_SIGNALS:
+                    signal.signal(signum, previous.get(signum, ignored[signum]))
         return failure
 
     def stop(self, grace_s: float = 10.0) -> None:
-        """SIGINT every child's group, then SIGKILL whatever is still running after `grace_s`."""
-        stop_groups(reversed(list(self.processes.values())), grace_s)
+        """Stop the children: workers first (each hands back the reels it cannot finish within
+        the worker grace), then the API, then the Prefect server; SIGTERM each group, SIGKILL
+        what is still running after `grace_s`."""
+        workers = [p for n, p in self.processes.items() if n.startswith("worker-")]
+        others = [p for n, p in self.processes.items() if not n.startswith("worker-")]
+        stop_groups(workers, grace_s + self.settings.worker_stop_grace_s)
+        stop_groups(reversed(others), grace_s)
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 
 def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt  # SIGTERM (docker stop, systemd, kill) stops the stack like Ctrl-C
+    # SIGTERM (docker stop, systemd, kill) and SIGHUP (a closed terminal) stop it like Ctrl-C
+    raise KeyboardInterrupt
+
+
+def default_signals() -> None:
+    """In a child before exec: default stop signals, even where our parent ignored SIGINT (a
+    shell starts background jobs so, and children inherit it)."""
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def stop_group(proc: subprocess.Popen, grace_s: float = 10.0) -> None:
-    """SIGINT `proc`'s process group, SIGKILL it if it is still running after `grace_s`.
+    """SIGTERM `proc`'s process group, SIGKILL it if it is still running after `grace_s`.
 
-    An idle Prefect worker may ignore one SIGINT (shared/PREFECT-NOTES.md), hence the escalation.
+    SIGTERM rather than SIGINT: a process started from a non-interactive shell ignores SIGINT
+    (and so do its children); an idle Prefect worker may ignore one signal
+    (shared/PREFECT-NOTES.md), hence the escalation.
     """
     stop_groups([proc], grace_s)
 
@@ -181,7 +213,7 @@ def stop_groups(procs: Iterable[subprocess.Popen], grace_s: float = 10.0) -> Non
     """
     procs = list(procs)
     for proc in procs:
-        _signal_group(proc, signal.SIGINT)
+        _signal_group(proc, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
     for proc in procs:
         while _group_alive(proc) and time.monotonic() < deadline:
@@ -206,7 +238,7 @@ def _group_alive(proc: subprocess.Popen) -> bool:
 
 
 def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) -> None:
-    """Pools and queues, `prefect deploy --all`, and the reel deployments' concurrency limit."""
+    """Pools (with their concurrency limits) and queues, `prefect deploy --all`, recovery."""
     from prefect.client.orchestration import PrefectClient
 
     from reelflow.deployments.pools import ensure_pools, set_reel_concurrency
@@ -215,7 +247,12 @@ def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) 
     async def pools() -> None:
         # An explicit API URL: this process may have imported Prefect before it was set.
         async with PrefectClient(api=api_url) as client:
-            await ensure_pools(client)
+            await ensure_pools(
+                client,
+                max_parallel=settings.max_parallel_videos,
+                max_batches=settings.max_parallel_batches,
+                tiers=settings.fair_share_tiers,
+            )
             await ensure_recovery(client, heartbeat_s=settings.flow_heartbeat_s)
 
     async def limits() -> None:
@@ -223,15 +260,16 @@ def bootstrap(api_url: str, settings: Settings, env: dict[str, str], log=print) 
             await set_reel_concurrency(client, settings.max_parallel_videos)
 
     asyncio.run(pools())
-    log("pools gpu and cpu with queues premium (1) and standard (10); crash recovery")
+    limit, tiers = settings.max_parallel_videos, settings.fair_share_tiers
+    log(f"pools {', '.join(POOLS)}: at most {limit} reels at once per reel pool; queues premium "
+        f"and standard in {tiers} fair-share tiers each; crash recovery")  # fmt: skip
     prefect = str(Path(sys.executable).parent / "prefect")
     subprocess.run(
         [prefect, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, check=True,
         env=env | {"PREFECT_API_URL": api_url}, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     asyncio.run(limits())
-    limit = settings.max_parallel_videos
-    log(f"deployments from {REPO_ROOT / 'prefect.yaml'}, at most {limit} reels at once each")
+    log(f"deployments from {REPO_ROOT / 'prefect.yaml'}")
 
 
 def wait_for_health(

@@ -25,18 +25,24 @@ def _context(flow_run) -> RunContext:
         return RunContext()
 
 
-def _progress(flow_run):
+def _progress(flow_run, attempt: int | None = None):
     return run_progress(
         str(flow_run.id),
         _context(flow_run),
         get_settings(),
-        attempt=flow_run.run_count or 1,
+        attempt=attempt or flow_run.run_count or 1,
     )
 
 
 def on_running(flow, flow_run, state) -> None:
-    """The run started (or restarted after a crash/retry)."""
-    _progress(flow_run).reporter.status("running", stage="", progress=0.0, details=flow_run.name)
+    """The run started (or restarted after a crash/retry, or after a worker handed it back)."""
+    # Prefect hands this hook the flow run as loaded before it entered Running, whose
+    # run_count is the previous attempt's (measured with prefect 3.8.8: 0, then 1 on the
+    # second attempt; the flow body and later hooks see 1, then 2). This attempt is one more.
+    attempt = (flow_run.run_count or 0) + 1
+    _progress(flow_run, attempt).reporter.status(
+        "running", stage="", progress=0.0, details=flow_run.name
+    )
 
 
 def on_completion(flow, flow_run, state) -> None:

@@ -141,6 +141,12 @@ class RedisProgressSink:
             stored = None
         return max(int(stored or 0), buffered)
 
+    def status(self, task_id: str) -> dict | None:
+        """The run's current status hash (decoded), or None if unknown; raises redis errors."""
+        from reelflow.progress.script import decode_status
+
+        return decode_status(self._client.hgetall(self._keys.status(task_id)))
+
     # -- internals -------------------------------------------------------------------------
 
     def _try_write(self, event: ProgressEvent) -> bool:

@@ -14,7 +14,8 @@ import httpx
 import pytest
 from prefect.client.orchestration import PrefectClient
 
-from reelflow.deployments.pools import QUEUES, ensure_pools
+from reelflow.deployments.pools import ensure_pools
+from reelflow.deployments.queues import queue_priorities
 from reelflow.deployments.stack import REPO_ROOT, stop_group, wait_for_health
 from reelflow.engine.ffmpeg import probe
 from tests.flows.helpers import flow_events
@@ -40,9 +41,15 @@ def test_cpu_deployment_runs_through_a_process_worker(prefect_server, tmp_path, 
 
     async def bootstrap() -> None:
         async with PrefectClient(api=prefect_server) as client:
-            await ensure_pools(client)
-            queues = {q.name: q.priority for q in await client.read_work_queues("cpu")}
-            assert {name: queues[name] for name in QUEUES} == QUEUES
+            await ensure_pools(client, max_parallel=2, tiers=3)
+            await ensure_pools(client, max_parallel=2, tiers=3)  # idempotent
+            wanted = queue_priorities(3)
+            queues = {q.name: q for q in await client.read_work_queues("cpu")}
+            assert {name: queues[name].priority for name in wanted} == wanted
+            assert wanted["premium-3"] < wanted["standard"]  # every premium tier goes first
+            assert all(queues[name].concurrency_limit == 2 for name in wanted)
+            assert queues["default"].priority > max(wanted.values())
+            assert (await client.read_work_pool("cpu")).concurrency_limit == 2
 
     asyncio.run(bootstrap())
     subprocess.run(
@@ -95,7 +102,7 @@ def test_reelflow_up_starts_the_stack_and_ctrl_c_stops_it(tmp_path):
         while time.monotonic() < deadline and len(workers) < 2:
             workers = [
                 w
-                for pool in ("gpu", "cpu")
+                for pool in ("cpu", "batch")  # no GPU here: no gpu worker
                 for w in httpx.post(
                     f"http://127.0.0.1:{port}/api/work_pools/{pool}/workers/filter", json={}
                 ).json()
