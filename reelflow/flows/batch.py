@@ -1,4 +1,10 @@
-"""The `generate-batch` flow: many reels as child flow runs, at most N at a time."""
+"""The `generate-batch` flow: many reels as child flow runs.
+
+Deployed children are all created at once and wait in their reel pool's queue like any other
+reel (the pool's limit decides how many render at once); the batch then follows them with one
+request every few seconds, whatever their number. Children run in this process (no deployment)
+take at most `max_parallel` threads at once.
+"""
 
 from __future__ import annotations
 
@@ -23,6 +29,10 @@ class BatchItem(BaseModel):
 
     spec: ReelSpec
     context: RunContext = Field(default_factory=RunContext)
+
+
+CHILD_POLL_S = 3.0
+RESUBMIT_WAIT_S = 120.0  # how long a crashed child may take to be resubmitted
 
 
 class ChildResult(BaseModel):
@@ -70,18 +80,8 @@ async def generate_batch(
     limit = asyncio.Semaphore(max(1, max_parallel or settings.max_parallel_videos))
     finished = failed = 0
 
-    async def one(item: BatchItem) -> ChildResult:
+    def done(result: ChildResult) -> ChildResult:
         nonlocal finished, failed
-        child_context = item.context.model_copy(
-            update={"user_id": item.context.user_id or context.user_id}
-        )
-        async with limit:
-            if child_deployment:
-                result = await _via_deployment(
-                    child_deployment, item.spec, child_context, child_work_queue, settings
-                )
-            else:
-                result = await _inline(item.spec, child_context)
         finished += 1
         failed += result.status != "completed"
         progress.reporter.milestone(
@@ -91,7 +91,31 @@ async def generate_batch(
         )
         return result
 
-    children = await asyncio.gather(*(one(item) for item in items))
+    def child_context(item: BatchItem) -> RunContext:
+        return item.context.model_copy(update={"user_id": item.context.user_id or context.user_id})
+
+    async def inline(item: BatchItem) -> ChildResult:
+        async with limit:
+            return done(await _inline(item.spec, child_context(item)))
+
+    if child_deployment:
+        env = {"env": await _persisted_result_env(settings)}
+        created = [
+            await arun_deployment(
+                child_deployment,
+                work_queue_name=child_work_queue,
+                parameters={
+                    "spec": item.spec.model_dump(mode="json"),
+                    "context": child_context(item).model_dump(mode="json"),
+                },
+                job_variables=env,
+                timeout=0,
+            )
+            for item in items
+        ]
+        children = await _follow([run.id for run in created], done)
+    else:
+        children = await asyncio.gather(*(inline(item) for item in items))
     output = BatchOutput(task_id=task_id, children=list(children))
     failed = [c for c in children if c.status != "completed"]
     if failed:
@@ -106,20 +130,38 @@ async def _inline(spec: ReelSpec, context: RunContext) -> ChildResult:
     return await _child(state)
 
 
-async def _via_deployment(
-    name: str, spec: ReelSpec, context: RunContext, work_queue: str | None, settings: Settings
-) -> ChildResult:
-    flow_run = await arun_deployment(
-        name,
-        work_queue_name=work_queue,
-        parameters={
-            "spec": spec.model_dump(mode="json"),
-            "context": context.model_dump(mode="json"),
-        },
-        job_variables={"env": await _persisted_result_env(settings)},
-        timeout=None,
-    )
-    return await _child(flow_run.state, str(flow_run.id))
+async def _follow(run_ids: list, done, poll_s: float = CHILD_POLL_S) -> list[ChildResult]:
+    """Wait for every child run to finish, reading all their states in one request per poll."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    results: dict = {}
+    async with get_client() as client:
+        while len(results) < len(run_ids):
+            waiting = [r for r in run_ids if r not in results]
+            runs = await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=waiting)),
+                limit=len(waiting),
+            )
+            for run in runs:
+                if run.state is not None and run.state.is_final() and not _may_resume(run):
+                    results[run.id] = done(await _child(run.state, str(run.id)))
+            if len(results) < len(run_ids):
+                await asyncio.sleep(poll_s)
+    return [results[r] for r in run_ids]
+
+
+def _may_resume(run) -> bool:
+    """A crashed child that the crash recovery will resubmit (deployments/recovery.py) is not
+    finished yet; give recovery a bounded time to act."""
+    from datetime import UTC, datetime
+
+    from reelflow.deployments.recovery import MAX_ATTEMPTS
+
+    if not run.state.is_crashed() or (run.run_count or 0) >= MAX_ATTEMPTS:
+        return False
+    crashed_at = run.state.timestamp
+    return (datetime.now(UTC) - crashed_at).total_seconds() < RESUBMIT_WAIT_S
 
 
 async def _persisted_result_env(settings: Settings) -> dict[str, str]:

@@ -50,6 +50,10 @@ class Runner(Protocol):
 
     def submit(self, step: Step, **parameters: Any) -> Future | Any: ...
 
+    def fence(self) -> None:
+        """Stop the run, reporting nothing, if it is no longer the current attempt (its run
+        was resubmitted elsewhere while this process was cut off)."""
+
 
 class ReelOutput(BaseModel):
     """What a finished run returns (and the `completed` event carries)."""
@@ -161,8 +165,14 @@ def reel_dag(
         on_progress=progress.render_fraction,
     )
     progress.milestone("render", result.encoder)
+    run.fence()  # never publish (or report) from an attempt that another worker has taken over
     stored = run(
-        publish, result=result, target=context.output or settings.output_dir / task_id / "reel.mp4"
+        publish,
+        result=result,
+        target=context.output or settings.output_dir / task_id / "reel.mp4",
+        # the user's own path is theirs to overwrite; a run's output belongs to whichever
+        # attempt finished first (a later one renders the same bytes)
+        replace=context.output is not None,
     )
     progress.milestone("stored", stored["video"])
     return ReelOutput(

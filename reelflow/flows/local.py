@@ -46,6 +46,9 @@ class LocalRunner:
         """Start `step` on a worker thread; futures among `parameters` are waited for there."""
         return self._pool.submit(self._run, step, parameters)
 
+    def fence(self) -> None:
+        """Nothing to check: an in-process run has no other attempt."""
+
     def close(self) -> None:
         """Stop taking work and wait for the steps that are running (retry waits end early)."""
         self._stopping.set()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from prefect import flow
 from prefect.context import get_run_context
 
@@ -15,6 +17,9 @@ from reelflow.tasks.step import Step
 from reelflow.tasks.storage import result_storage
 
 __all__ = ["ReelOutput", "generate_reel"]
+
+FENCE_TIMEOUT_S = 300.0  # a worker cut off longer than this gives its render up
+FENCE_RETRY_S = 2.0
 
 
 @flow(
@@ -64,3 +69,39 @@ class PrefectRunner:
     def submit(self, step: Step, **parameters):
         """Start `step` on the flow's task runner and return its future."""
         return self._task(step).submit(**parameters, settings=self.settings)
+
+    def fence(self) -> None:
+        """Abort without a final state unless the server still runs this attempt.
+
+        A worker cut off from the server keeps rendering; meanwhile its run is crashed (missed
+        heartbeats) and resubmitted, and another worker takes it. When the cut-off one gets
+        here it must neither publish nor report: Prefect's `Abort` ends the process with no
+        state proposed and no hook run. A server that cannot be reached is not a yes: after
+        `FENCE_TIMEOUT_S` the attempt aborts, and heartbeat recovery resubmits the run.
+        Only deployment runs are fenced (nothing resubmits a run started by the CLI).
+        """
+        from prefect.client.orchestration import get_client
+        from prefect.client.schemas.objects import StateType
+        from prefect.context import FlowRunContext
+        from prefect.exceptions import Abort
+
+        ctx = FlowRunContext.get()
+        if ctx is None or ctx.flow_run is None or ctx.flow_run.deployment_id is None:
+            return
+        mine = ctx.flow_run.run_count
+        deadline = time.monotonic() + FENCE_TIMEOUT_S
+        while True:
+            try:
+                with get_client(sync_client=True) as client:
+                    current = client.read_flow_run(ctx.flow_run.id)
+                break
+            except Exception as exc:  # the server or the network is away
+                if time.monotonic() > deadline:
+                    raise Abort(f"could not confirm this attempt with the server: {exc}") from None
+                time.sleep(FENCE_RETRY_S)
+        state = current.state
+        if state is None or state.type != StateType.RUNNING or current.run_count != mine:
+            raise Abort(
+                f"attempt {mine} was superseded (the run is now "
+                f"{state.name if state else 'unknown'}, attempt {current.run_count})"
+            )

@@ -8,6 +8,7 @@ and no two writers interleave:
 3. update the status hash only if the event is newer: a higher `seq` within the same attempt, a
    terminal status is only replaced by a later terminal one, and a newer attempt (a resubmitted
    run) wins over anything older; `last_seq` tracks the highest seq stored so numbering continues;
+   an event of an older attempt than the hash's is dropped (not streamed, not published);
 4. refresh the TTLs, index the task under its user and PUBLISH the JSON on the user's channel.
 """
 
@@ -23,7 +24,8 @@ from reelflow.progress.keys import ProgressKeys
 
 EMIT_DUPLICATE = 0  # event_id already stored: nothing written
 EMIT_APPLIED = 1  # stored and now the run's latest state
-EMIT_STALE = 2  # stored in the stream and published, but the hash holds a newer state
+EMIT_STALE = 2  # not the run's latest state: kept in the stream (same attempt) or dropped
+# (an older attempt's, which viewers must never see)
 EMIT_SKIPPED = 3  # only_if_new was set and the run already had a state
 
 _TERMINAL_LUA = ", ".join(f"{status} = true" for status in sorted(TERMINAL))
@@ -45,11 +47,14 @@ redis.call('ZADD', seen_key, seq_s, event_id)
 if redis.call('ZCARD', seen_key) > 2 * maxlen then
   redis.call('ZREMRANGEBYRANK', seen_key, 0, -maxlen - 1)
 end
-redis.call('XADD', stream_key, 'MAXLEN', '~', ARGV[9], '*', 'seq', seq_s, 'event', event_json)
-
 local cur = redis.call('HMGET', status_key, 'seq', 'attempt', 'status', 'last_seq', 'user_id')
 local cur_seq, cur_attempt, cur_status = num(cur[1]), num(cur[2]) or 1, cur[3]
 local cur_last = num(cur[4]) or 0
+-- an event of an attempt that was superseded (its run resubmitted elsewhere, e.g. a worker cut
+-- off from the network and back): remembered, so it is never delivered again, but neither
+-- stored nor published: viewers must not see a second ending
+if cur_seq and attempt < cur_attempt then return 2 end
+redis.call('XADD', stream_key, 'MAXLEN', '~', ARGV[9], '*', 'seq', seq_s, 'event', event_json)
 -- a crash hook may not know the user: the run's first events told us
 if user_id == '' and cur[5] then user_id = cur[5] end
 

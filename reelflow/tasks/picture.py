@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 
@@ -101,14 +103,39 @@ def render_reel(
 
 
 @step("publish", cached=False)
-def publish(*, result: graph.RenderResult, target: Path) -> dict[str, str]:
-    """Put the video and its poster at `target` (and beside it), each atomically."""
+def publish(*, result: graph.RenderResult, target: Path, replace: bool = True) -> dict[str, str]:
+    """Put the video and its poster at `target` (and beside it), each atomically.
+
+    Without `replace`, a file already at the destination is kept: another attempt of the same
+    run got there first, with the same content, and a finished output is never rewritten.
+    """
     target.parent.mkdir(parents=True, exist_ok=True)
     poster = target.with_suffix(".jpg")
     for source, destination in ((result.video_path, target), (result.poster_path, poster)):
-        with atomic_output(destination) as tmp:
-            try:
-                os.link(source, tmp)  # same disk: instant, and the cache copy stays intact
-            except OSError:
-                shutil.copy2(source, tmp)
+        if replace:
+            with atomic_output(destination) as tmp:
+                _place(source, tmp)
+        else:
+            _place_once(source, destination)
     return {"video": str(target), "poster": str(poster)}
+
+
+def _place(source: Path, destination: Path) -> None:
+    try:
+        os.link(source, destination)  # same disk: instant, and the cache copy stays intact
+    except OSError:
+        shutil.copy2(source, destination)
+
+
+def _place_once(source: Path, destination: Path) -> None:
+    """Put `source` at `destination` unless something is there already (atomically: link()
+    refuses an existing name, so whoever is first keeps the place)."""
+    if destination.exists():
+        return
+    tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex[:12]}")
+    try:
+        _place(source, tmp)
+        with contextlib.suppress(FileExistsError):
+            os.link(tmp, destination)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -68,3 +68,27 @@ def test_publish_links_the_render_with_its_permissions(tmp_path: Path, umask_022
     assert target.read_bytes() == b"video" and Path(published["poster"]).read_bytes() == b"poster"
     assert _mode(target) == 0o644 and video.read_bytes() == b"video"
     assert sorted(p.name for p in target.parent.iterdir()) == ["reel.jpg", "reel.mp4"]
+
+
+def test_publish_without_replace_keeps_a_finished_output(tmp_path: Path) -> None:
+    # Two attempts of one run (a worker cut off, then back): the first to publish keeps its
+    # place, the late one neither overwrites it nor leaves a temporary file behind.
+    from reelflow.engine.render.graph import RenderResult
+
+    def render(name: str, data: bytes) -> RenderResult:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "reel.mp4").write_bytes(data)
+        (folder / "reel.jpg").write_bytes(data + b"-poster")
+        return RenderResult(folder / "reel.mp4", folder / "reel.jpg", "libx264", 1.0, 5, None, 1)
+
+    target = tmp_path / "out" / "task" / "reel.mp4"
+    first = publish.fn(result=render("c", b"first"), target=target, replace=False)
+    again = publish.fn(result=render("b", b"late"), target=target, replace=False)
+    assert first == again
+    assert target.read_bytes() == b"first" and target.with_suffix(".jpg").read_bytes() == (
+        b"first-poster"
+    )
+    assert sorted(p.name for p in target.parent.iterdir()) == ["reel.jpg", "reel.mp4"]
+    publish.fn(result=render("user", b"mine"), target=target)  # the CLI's -o: replaced
+    assert target.read_bytes() == b"mine"

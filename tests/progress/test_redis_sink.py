@@ -87,16 +87,27 @@ def test_status_hash_never_goes_backwards_and_terminal_sticks(
     assert rclient.hmget(status_key, "status", "seq", "last_seq") == ["completed", "4", "5"]
     sink.emit(event(6, "crashed"))  # a later terminal state (Prefect's verdict) replaces it
     assert rclient.hget(status_key, "status") == "crashed"
-    # a resubmitted run (attempt 2) may start again; old-attempt stragglers may not
+    # a resubmitted run (attempt 2) may start again; old-attempt stragglers may not, and are
+    # neither kept for replay nor published (a cut-off worker's late `completed`)
     sink.emit(event(7, attempt=2, progress=10))
-    sink.emit(event(8, attempt=1, progress=95))
+    pubsub = rclient.pubsub()
+    pubsub.subscribe(f"{psettings.redis_key_prefix}:progress:u1")
+    assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+    sink.emit(event(8, "completed", attempt=1, progress=100))
+    sink.emit(event(8, attempt=2, progress=20))
     assert rclient.hmget(status_key, "status", "attempt", "progress", "last_seq") == [
         "running",
         "2",
-        "10.0",
+        "20.0",
         "8",
     ]
-    assert [e.seq for e in stream_events(rclient, keys, "run-1")] == [3, 2, 4, 5, 6, 7, 8]
+    published = pubsub.get_message(timeout=2)
+    assert published is not None and '"attempt":2' in published["data"]
+    assert pubsub.get_message(timeout=0.5) is None
+    pubsub.close()
+    assert [(e.seq, e.attempt) for e in stream_events(rclient, keys, "run-1")] == [
+        (3, 1), (2, 1), (4, 1), (5, 1), (6, 1), (7, 2), (8, 2)
+    ]  # fmt: skip
     sink.close()
 
 
