@@ -23,7 +23,7 @@ from prefect.states import Cancelled, Cancelling
 
 from reelflow.api.errors import ApiError, not_found, unavailable
 from reelflow.api.relay import event_id_for_state
-from reelflow.api.schemas import ChildOut, TaskStatusOut
+from reelflow.api.schemas import ChildOut, QueueOut, TaskStatusOut
 from reelflow.api.services import Services
 from reelflow.api.triggers import status_of
 from reelflow.progress import TERMINAL
@@ -102,6 +102,7 @@ async def run_status(services: Services, ref: RunRef) -> TaskStatusOut:
         status = await _prefect_status(services, ref.task_id)
     done = status.get("status") == "completed"
     children = await batch_children(services, ref) if ref.kind == "batch" else None
+    queue = await queue_spot(services, ref.task_id) if status.get("status") == "queued" else None
     scheduled = ref.parameters.get("scheduled_time") if ref.parameters else None
     return TaskStatusOut(
         task_id=ref.task_id,
@@ -120,6 +121,30 @@ async def run_status(services: Services, ref: RunRef) -> TaskStatusOut:
         scheduled_time=scheduled,
         output=output_urls(ref.task_id) if done and ref.kind != "batch" else None,
         children=children,
+        queue=queue,
+    )
+
+
+async def queue_spot(services: Services, task_id: str) -> QueueOut | None:
+    """Where a waiting reel stands; None when Prefect cannot say (the status still answers)."""
+    board = services.queue_board
+    if board is None:
+        return None
+    try:
+        spot = (await board.view()).spots.get(task_id)
+    except _PREFECT_ERRORS as exc:
+        log.warning("queue positions unavailable: %s", exc)
+        return None
+    return queue_out(spot) if spot is not None else None
+
+
+def queue_out(spot) -> QueueOut:
+    """A `QueueSpot` as the API shows it."""
+    return QueueOut(
+        position=spot.position,
+        waiting=spot.waiting,
+        work_queue=spot.work_queue,
+        expected_start=spot.expected_start,
     )
 
 

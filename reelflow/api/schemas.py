@@ -163,6 +163,18 @@ class ChildOut(BaseModel):
     progress: float | None = None
 
 
+class QueueOut(BaseModel):
+    """Where a waiting reel stands (an estimate: see reelflow/api/queue_board.py)."""
+
+    position: int | None = Field(
+        description="1 = the next reel to start in its pool; null while its scheduled time is "
+        "still ahead"
+    )
+    waiting: int = Field(description="Reels waiting in the same pool now")
+    work_queue: str | None = None
+    expected_start: datetime = Field(description="Estimated start (UTC)")
+
+
 class TaskStatusOut(BaseModel):
     task_id: str
     kind: str
@@ -180,6 +192,7 @@ class TaskStatusOut(BaseModel):
     scheduled_time: datetime | None = None
     output: dict[str, str] | None = Field(default=None, description="Download URLs when done")
     children: list[ChildOut] | None = None
+    queue: QueueOut | None = Field(default=None, description="While the status is `queued`")
 
 
 class CancelOut(BaseModel):

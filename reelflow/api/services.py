@@ -20,6 +20,7 @@ from prefect.client.orchestration import PrefectClient
 from reelflow.api.cancellation import stop_tasks
 from reelflow.api.config import ApiConfig
 from reelflow.api.errors import unavailable
+from reelflow.api.queue_board import QueueBoard
 from reelflow.api.relay import LifecycleWriter
 from reelflow.settings import Settings
 from reelflow.store import Store
@@ -44,6 +45,16 @@ class Services:
     _store_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     background: list[asyncio.Task] = field(default_factory=list)
     lifecycle: LifecycleWriter | None = None
+    _queue_board: QueueBoard | None = None
+
+    @property
+    def queue_board(self) -> QueueBoard | None:
+        """Queue positions of waiting reels (None without a Prefect API)."""
+        if self._queue_board is None and self.prefect is not None:
+            self._queue_board = QueueBoard(
+                self.prefect, refresh_s=self.settings.queue_status_refresh_s
+            )
+        return self._queue_board
 
     async def store(self) -> Store:
         """The project store; opened on first use and re-tried while the database is down."""

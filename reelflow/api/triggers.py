@@ -19,7 +19,6 @@ from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
 
 from reelflow.api.errors import ApiError, unavailable
-from reelflow.store import User
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +27,6 @@ MAX_SCHEDULE_AHEAD = timedelta(days=366)
 _RETRIGGER = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED, StateType.CANCELLING}
 _MAX_RETRIGGERS = 5
 _KEY_BYTES = 32
-
-
-def work_queue(user: User) -> str:
-    """Premium users' runs go to the premium queue (priority 1), everyone else's to standard."""
-    return "premium" if user.plan == "premium" else "standard"
 
 
 def schedule_time(value: datetime | None, *, now: datetime | None = None) -> datetime | None:

@@ -5,7 +5,9 @@ the token or ``{"token": ...}``), subscribe to the user's channel, send the curr
 the user's active runs (messages with ``"snapshot": true``), then relay live events. A client
 sends ``{"task_id": ..., "after_seq": n}`` to get a run's events after ``n`` from the stream;
 text ``ping`` gets ``pong``; the server sends text ``ping`` every ``websocket_ping_interval``
-seconds. A live event whose seq jumps past the last one sent makes the server replay the gap
+seconds. While one of the user's reels waits for a render slot, a ``{"type": "queue", "task_id",
+"position", "waiting", "work_queue", "expected_start"}`` message says where it stands, whenever
+that changes. A live event whose seq jumps past the last one sent makes the server replay the gap
 first; every event is sent once (by event id). If Redis drops, the relay subscribes again and
 replays what each run missed. Close codes: 4401 bad or missing token, 4404 another user's id.
 """
@@ -24,7 +26,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from reelflow.api.cancellation import cancel_requested, stop_tasks
 from reelflow.api.deps import authenticate
-from reelflow.api.runs import owner_of
+from reelflow.api.runs import owner_of, queue_out
 from reelflow.api.services import Services
 from reelflow.progress import ProgressEvent
 from reelflow.progress.reader import replay, subscribe, user_tasks
@@ -104,6 +106,7 @@ class Viewer:
             asyncio.create_task(self._read()),
             asyncio.create_task(self._relay()),
             asyncio.create_task(self._ping()),
+            asyncio.create_task(self._queue_positions()),
         ]
         try:
             await asyncio.wait(jobs, return_when=asyncio.FIRST_COMPLETED)
@@ -139,6 +142,35 @@ class Viewer:
         while True:
             await asyncio.sleep(self.settings.websocket_ping_interval)
             self.outbox.put_nowait("ping")
+
+    async def _queue_positions(self) -> None:
+        """While the user has reels waiting, send ``{"type": "queue", ...}`` when a position or
+        expected start changes (read from the API's shared queue snapshot)."""
+        board = self.services.queue_board
+        if board is None:
+            return
+        sent: dict[str, tuple] = {}
+        while True:
+            await asyncio.sleep(self.settings.queue_status_refresh_s)
+            try:
+                waiting = [
+                    s["task_id"]
+                    for s in await user_tasks(self.services.redis, self.settings, self.user.id)
+                    if s["status"] == "queued"
+                ]
+                view = await board.view() if waiting else None
+            except Exception as exc:  # Redis or Prefect away: positions resume when they are back
+                log.debug("queue positions for %s unavailable: %s", self.user.id, exc)
+                continue
+            for task_id in waiting:
+                spot = view.spots.get(task_id) if view is not None else None
+                if spot is None:
+                    continue
+                message = queue_out(spot).model_dump(mode="json")
+                key = (message["position"], message["waiting"], message["expected_start"][:19])
+                if sent.get(task_id) != key:
+                    sent[task_id] = key
+                    self.send_json({"type": "queue", "task_id": task_id, **message})
 
     # -- incoming ------------------------------------------------------------------------
 

@@ -56,6 +56,7 @@ def api_settings(api_data: Path, api_prefix: str) -> Settings:
         max_upload_mb=2.0,
         websocket_ping_interval=2.0,  # wakes WebSocket loops that wait for a deadline
         progress_flush_timeout_s=5.0,
+        queue_status_refresh_s=1.0,
     )
 
 
@@ -98,11 +99,14 @@ def live_server(deployed: str, api_settings: Settings, api_config: ApiConfig) ->
 
 @pytest.fixture(scope="package")
 def worker(deployed: str, api_settings: Settings) -> Iterator[Worker]:
-    """A process worker on the cpu pool with the package's data folder and Redis prefix."""
+    """A process worker on the cpu pool with the package's data folder and Redis prefix, and
+    one on the batch pool (batch runs wait for their children there, off the render slots)."""
     running = start_worker(deployed, api_settings)
+    batches = start_worker(deployed, api_settings, pool="batch")
     try:
         yield running
     finally:
+        batches.stop()
         running.stop()
 
 

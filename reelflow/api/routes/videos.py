@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Request
 
+from reelflow.api.admission import admit, confirm, release
 from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
 from reelflow.api.errors import ApiError
 from reelflow.api.limits import take_reels
@@ -15,7 +16,7 @@ from reelflow.api.routes.projects import owned_project
 from reelflow.api.runs import API_PREFIX
 from reelflow.api.schemas import BatchOut, BatchRequest, RenderRequest, TriggerOut
 from reelflow.api.services import Services
-from reelflow.api.triggers import idempotency_key, schedule_time, start_run, work_queue
+from reelflow.api.triggers import idempotency_key, schedule_time, start_run
 from reelflow.engine.errors import InputError
 from reelflow.flows.runtime import RunContext
 from reelflow.progress.reader import get_status, record_queued
@@ -79,7 +80,7 @@ async def generate_advanced(
     when = schedule_time(body.scheduled_time)
     project = await owned_project(store, user.id, project_id)
     spec = await asyncio.to_thread(store.project_spec, project, body.render_settings())
-    client = services.require_prefect()
+    services.require_prefect()  # 503 before any work when Prefect is not configured
     deployment = services.config.reel_deployment
     spec_json = spec.model_dump(mode="json")
     key, chosen = idempotency_key(
@@ -94,14 +95,14 @@ async def generate_advanced(
     await _rate_limit(services, user, 1)
     context = RunContext(user_id=user.id, project_id=project.id)
     parameters = {"spec": spec_json, "context": context.model_dump(mode="json")}
-    queue = work_queue(user)
-    flow_run = await start_run(
-        client,
-        deployment,
+    flow_run, queue = await _start_admitted(
+        services,
+        user,
+        1,
+        deployment=deployment,
         parameters=parameters,
         key=key,
         client_key=chosen,
-        queue=queue,
         scheduled_time=when,
     )
     recorded = {
@@ -149,27 +150,28 @@ async def batch_generate_advanced(
         items.append(
             {"spec": spec.model_dump(mode="json"), "context": context.model_dump(mode="json")}
         )
-    client = services.require_prefect()
+    services.require_prefect()
     deployment = services.config.batch_deployment
     key, chosen = idempotency_key(
         user.id, client_key, "batch", items, body.model_dump(mode="json"), deployment
     )
     await _rate_limit(services, user, len(items))
-    queue = work_queue(user)
     parameters = {
         "items": items,
         "context": RunContext(user_id=user.id).model_dump(mode="json"),
         "child_deployment": services.config.reel_deployment,
-        "child_work_queue": queue,  # a premium user's children jump the queue too
     }
-    flow_run = await start_run(
-        client,
-        deployment,
+    flow_run, queue = await _start_admitted(
+        services,
+        user,
+        len(items),
+        deployment=deployment,
         parameters=parameters,
         key=key,
         client_key=chosen,
-        queue=queue,
         scheduled_time=when,
+        # the children wait in the batch's own fair-share queue (premium ones jump the line)
+        child_queue_parameter="child_work_queue",
     )
     recorded = {
         "project_ids": body.project_ids,
@@ -189,6 +191,45 @@ async def batch_generate_advanced(
         children=[],
         **_links(request, str(flow_run.id), user.id),
     )
+
+
+async def _start_admitted(
+    services: Services,
+    user: User,
+    reels: int,
+    *,
+    deployment: str,
+    parameters: dict[str, Any],
+    key: str,
+    client_key: bool,
+    scheduled_time: datetime | None,
+    child_queue_parameter: str | None = None,
+):
+    """Reserve `reels` under the user's cap, start the run in its fair-share queue, and count
+    the run as the user's until it finishes; return the run and its queue."""
+    client = services.require_prefect()
+    board = services.queue_board
+    retry_after = await board.typical_run_s() if board is not None else None
+    admission = await admit(
+        services.redis, services.settings, user, reels, retry_after_s=retry_after
+    )
+    if child_queue_parameter:
+        parameters = parameters | {child_queue_parameter: admission.work_queue}
+    try:
+        flow_run = await start_run(
+            client,
+            deployment,
+            parameters=parameters,
+            key=key,
+            client_key=client_key,
+            queue=admission.work_queue,
+            scheduled_time=scheduled_time,
+        )
+    except BaseException:
+        await release(services.redis, services.settings, admission)
+        raise
+    await confirm(services.redis, services.settings, admission, str(flow_run.id))
+    return flow_run, flow_run.work_queue_name or admission.work_queue
 
 
 async def _rate_limit(services: Services, user: User, count: int) -> None:

@@ -103,6 +103,7 @@ async function start(event) {
     show("progress-section");
     // the run may have moved before the socket saw it: ask for its whole history
     send({ task_id: state.taskId, after_seq: 0 });
+    if (run.status === "queued") fetchQueue();
   } catch (error) {
     say(`Could not start: ${error.message}`);
     $("start-button").disabled = false;
@@ -129,6 +130,7 @@ function connect() {
     if (message.data === "pong") return;
     const event = JSON.parse(message.data);
     if (event.type === "error") { say(event.detail); return; }
+    if (event.type === "queue") { if (event.task_id === state.taskId) showQueue(event); return; }
     if (event.task_id !== state.taskId || (event.seq || 0) <= state.lastSeq) return;
     state.lastSeq = event.seq;
     update(event);
@@ -139,7 +141,23 @@ function connect() {
   };
 }
 
+function showQueue(spot) {
+  // where a waiting reel stands: sent by the server whenever its position or estimate changes
+  const at = new Date(spot.expected_start).toLocaleTimeString();
+  $("queue").textContent = spot.position
+    ? `#${spot.position} of ${spot.waiting} waiting · expected to start about ${at}`
+    : `scheduled · starts at ${at}`;
+}
+
+async function fetchQueue() {
+  try {
+    const status = await (await api(`/video/task-status/${state.taskId}`)).json();
+    if (status.status === "queued" && status.queue) showQueue(status.queue);
+  } catch (error) { /* the socket will tell */ }
+}
+
 function update(event) {
+  if (event.status !== "queued") $("queue").textContent = "";
   const percent = Math.round(event.progress || 0);
   $("bar").value = percent;
   $("percent").textContent = percent;

@@ -1,0 +1,198 @@
+"""Where each waiting reel stands: its position in its pool's queue and an expected start.
+
+One snapshot per API process, read from Prefect at most every `queue_status_refresh_s` and only
+when someone asks (a status request, a WebSocket viewer with a waiting reel): the pools' limits
+and queue priorities, every `Scheduled`/`Pending`/`Running` reel run of the reel pools, and the
+run times of the last finished reels. Positions follow the order the server hands runs to
+workers (reelflow/deployments/queues.py): queue priority, then scheduled start time.
+
+The expected start is an estimate: free slots start at once; otherwise every `slots` reels
+ahead cost one typical run time (the median of the last finished reels).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.filters import (
+    FlowRunFilter,
+    FlowRunFilterState,
+    FlowRunFilterStateType,
+    WorkPoolFilter,
+    WorkPoolFilterName,
+)
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
+
+from reelflow.deployments.stack import REEL_POOLS
+
+log = logging.getLogger(__name__)
+
+PAGE = 200  # the server's page cap
+MAX_RUNS = 5_000
+DEFAULT_RUN_S = 60.0
+_PICKUP_S = 3.0  # a free slot is taken at the next worker poll
+_ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
+
+
+@dataclass(frozen=True)
+class QueueSpot:
+    """One waiting reel: where it stands and when it should start."""
+
+    task_id: str
+    pool: str
+    work_queue: str | None
+    position: int | None  # 1 = next to start; None while its scheduled time is ahead
+    waiting: int  # reels waiting in the pool now (eligible to start)
+    expected_start: datetime
+    scheduled_time: datetime | None
+    user_id: str | None
+
+
+@dataclass
+class QueueView:
+    """A snapshot of the reel pools."""
+
+    taken_at: datetime
+    spots: dict[str, QueueSpot] = field(default_factory=dict)
+    running: dict[str, int] = field(default_factory=dict)
+    slots: dict[str, int | None] = field(default_factory=dict)
+    typical_run_s: float = DEFAULT_RUN_S
+
+    def for_user(self, user_id: str) -> list[QueueSpot]:
+        return [s for s in self.spots.values() if s.user_id == user_id]
+
+
+class QueueBoard:
+    """The snapshot shared by the requests and viewers of one API process."""
+
+    def __init__(self, client: PrefectClient, *, refresh_s: float) -> None:
+        self.client = client
+        self.refresh_s = refresh_s
+        self._view: QueueView | None = None
+        self._read_at = 0.0
+        self._lock = asyncio.Lock()
+
+    async def view(self) -> QueueView:
+        """The current snapshot (read again when older than `refresh_s`)."""
+        async with self._lock:
+            if self._view is None or time.monotonic() - self._read_at >= self.refresh_s:
+                self._view = await read_view(self.client)
+                self._read_at = time.monotonic()
+            return self._view
+
+    async def typical_run_s(self) -> float:
+        """Median run time of the last finished reels (for Retry-After); never raises."""
+        try:
+            return (await self.view()).typical_run_s
+        except Exception as exc:  # Prefect away: a plain default will do for a hint
+            log.debug("queue snapshot unavailable: %s", exc)
+            return DEFAULT_RUN_S
+
+
+async def read_view(client: PrefectClient) -> QueueView:
+    """Read the reel pools' limits, queues and runs from Prefect and place every waiting run."""
+    now = datetime.now(UTC)
+    view = QueueView(taken_at=now)
+    priorities: dict[str, int] = {}
+    for pool in REEL_POOLS:
+        try:
+            view.slots[pool] = (await client.read_work_pool(pool)).concurrency_limit
+            for queue in await client.read_work_queues(work_pool_name=pool):
+                priorities[f"{pool}/{queue.name}"] = queue.priority
+        except Exception:  # a pool that does not exist (no GPU pool deployed): skip it
+            view.slots.pop(pool, None)
+    runs = await _active_runs(client, [p for p in REEL_POOLS if p in view.slots])
+    view.typical_run_s = await _typical_run_s(client)
+    waiting: dict[str, list[tuple[int, datetime, Any]]] = {pool: [] for pool in view.slots}
+    future: list[Any] = []
+    for run in runs:
+        pool = run.work_pool_name
+        if pool not in view.slots or run.state is None:
+            continue
+        if run.state.type in (StateType.RUNNING, StateType.PENDING):
+            view.running[pool] = view.running.get(pool, 0) + 1
+            continue
+        start = run.next_scheduled_start_time or run.expected_start_time or now
+        if start > now + timedelta(seconds=_PICKUP_S):
+            future.append(run)
+            continue
+        rank = priorities.get(f"{pool}/{run.work_queue_name}", 10_000)
+        waiting[pool].append((rank, start, run))
+    for pool, entries in waiting.items():
+        entries.sort(key=lambda e: (e[0], e[1]))
+        slots = view.slots.get(pool) or 1
+        free = max(0, slots - view.running.get(pool, 0))
+        for index, (_, _start, run) in enumerate(entries, start=1):
+            waves = 0 if index <= free else math.ceil((index - free) / slots)
+            expected = now + timedelta(seconds=_PICKUP_S + waves * view.typical_run_s)
+            view.spots[str(run.id)] = QueueSpot(
+                task_id=str(run.id),
+                pool=pool,
+                work_queue=run.work_queue_name,
+                position=index,
+                waiting=len(entries),
+                expected_start=expected,
+                scheduled_time=None,
+                user_id=_user_of(run),
+            )
+    for run in future:
+        start = run.next_scheduled_start_time or run.expected_start_time
+        view.spots[str(run.id)] = QueueSpot(
+            task_id=str(run.id),
+            pool=run.work_pool_name,
+            work_queue=run.work_queue_name,
+            position=None,
+            waiting=len(waiting.get(run.work_pool_name, [])),
+            expected_start=start,
+            scheduled_time=start,
+            user_id=_user_of(run),
+        )
+    return view
+
+
+async def _active_runs(client: PrefectClient, pools: list[str]) -> list[Any]:
+    if not pools:
+        return []
+    runs: list[Any] = []
+    while len(runs) < MAX_RUNS:
+        page = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=_ACTIVE))
+            ),
+            work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=pools)),
+            sort=FlowRunSort.EXPECTED_START_TIME_ASC,
+            limit=PAGE,
+            offset=len(runs),
+        )
+        runs += page
+        if len(page) < PAGE:
+            break
+    return runs
+
+
+async def _typical_run_s(client: PrefectClient) -> float:
+    finished = await client.read_flow_runs(
+        flow_run_filter=FlowRunFilter(
+            state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.COMPLETED]))
+        ),
+        work_pool_filter=WorkPoolFilter(name=WorkPoolFilterName(any_=list(REEL_POOLS))),
+        sort=FlowRunSort.END_TIME_DESC,
+        limit=20,
+    )
+    times = [r.total_run_time.total_seconds() for r in finished if r.total_run_time]
+    times = [t for t in times if t > 0]
+    return statistics.median(times) if times else DEFAULT_RUN_S
+
+
+def _user_of(run: Any) -> str | None:
+    context = (run.parameters or {}).get("context") or {}
+    return context.get("user_id") if isinstance(context, dict) else None
