@@ -21,29 +21,45 @@ def free_port() -> int:
 class ThrowawayRedis:
     """One redis-server subprocess; no persistence except an explicit `snapshot()`."""
 
-    def __init__(self, workdir: Path, port: int | None = None, *, durable: bool = False) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        port: int | None = None,
+        *,
+        durable: bool = False,
+        host: str = "127.0.0.1",
+        launcher: tuple[str, ...] = (),
+    ) -> None:
         self.binary = shutil.which("redis-server") or "/usr/bin/redis-server"
         self.workdir = workdir
         self.port = port or free_port()
+        # another host: an address of a network namespace, the command run through `launcher`
+        # (`ip netns exec NAME`)
+        self.host = host
+        self.launcher = launcher
         # durable: an append-only file synced on every write, as production runs it
         self.durable = durable
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
     def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
+        return f"redis://{self.host}:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(port=self.port, decode_responses=True, socket_timeout=2)
+        return redis.Redis(
+            host=self.host, port=self.port, decode_responses=True, socket_timeout=2
+        )
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the server and wait until it answers PING."""
         self.workdir.mkdir(parents=True, exist_ok=True)
-        cmd = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        cmd = [*self.launcher, self.binary, "--port", str(self.port), "--bind", self.host]
         persistence = ["--appendonly", "yes", "--appendfsync", "always"] if self.durable else [
             "--appendonly", "no",
         ]  # fmt: skip
         cmd += ["--save", "", *persistence, "--daemonize", "no"]
+        if self.host != "127.0.0.1":  # a private test subnet: no password, as on loopback
+            cmd += ["--protected-mode", "no"]
         cmd += ["--dir", str(self.workdir)]
         log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - handed to the child
         self._proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)

@@ -84,7 +84,7 @@ class Viewer:
         return self
 
     def _run(self) -> None:
-        url = f"ws://127.0.0.1:{self.stack.api_port}/ws/{self.user.id}?token={self.user.token}"
+        url = f"{self.stack.ws_base}/ws/{self.user.id}?token={self.user.token}"
         while not self._stop.is_set():
             try:
                 with connect(url, open_timeout=10) as socket:

@@ -88,6 +88,10 @@ class Stack:
         return f"http://127.0.0.1:{self.api_port}"
 
     @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.api_port}"
+
+    @property
     def store_url(self) -> str:
         return f"postgresql+psycopg://root@{PG}/{self.store_db}"
 
