@@ -1,6 +1,7 @@
 # One image recipe for every reelflow service. Targets:
 #   api     uvicorn serving the FastAPI app (several workers)
-#   worker  a Prefect process worker (set the pool with WORK_POOL=cpu|gpu)
+#   worker  `reelflow worker`: Prefect's process worker with a bounded stop that hands back
+#           running reels (set the pool with WORK_POOL=cpu|gpu|batch)
 # Both carry prefect (server, services and `reelflow deploy` for the init job) and the bundled
 # static ffmpeg (imageio-ffmpeg: libx264 and NVENC), so no system ffmpeg is installed.
 
@@ -35,4 +36,4 @@ CMD ["uvicorn", "reelflow.api.app:create_app", "--factory", "--host", "0.0.0.0",
 
 FROM runtime AS worker
 ENV WORK_POOL=cpu
-CMD ["sh", "-c", "exec prefect worker start --pool \"$WORK_POOL\" --type process"]
+CMD ["sh", "-c", "exec reelflow worker --pool \"$WORK_POOL\""]

@@ -94,7 +94,7 @@ def test_dockerfile_builds_api_and_worker_targets_from_one_recipe():
     stages = re.findall(r"^FROM\s+\S+\s+AS\s+(\S+)", text, flags=re.MULTILINE)
     assert stages == ["build", "runtime", "api", "worker"]
     assert '"--factory"' in text and "reelflow.api.app:create_app" in text
-    assert 'prefect worker start --pool \\"$WORK_POOL\\"' in text
+    assert 'reelflow worker --pool \\"$WORK_POOL\\"' in text
     assert "COPY prefect.yaml" in text  # the init job deploys from it
     assert ".[scale]" in text  # prefect-redis for the server replicas
 
