@@ -1,6 +1,7 @@
 """Load benchmark: reels per minute with 1, 2 and 3 parallel renders, latency under load, memory.
 
     .venv/bin/python bench/load.py [--reels 6] [--qualities low,high]
+    .venv/bin/python bench/load.py --backlog 100 [--databases sqlite,postgres]
 
 Runs the real stack of tests/reliability/stack.py (Prefect on PostgreSQL, the API on a
 PostgreSQL store, one process worker, a throwaway Redis), sets the reel deployments'
@@ -122,7 +123,17 @@ def main() -> None:
     parser.add_argument("--reels", type=int, default=6)
     parser.add_argument("--qualities", default="low,high")
     parser.add_argument("--parallel", default="1,2,3", help="concurrency limits to measure")
+    parser.add_argument(
+        "--backlog", type=int, default=0, help="instead: a burst of N reels (bench/backlog.py)"
+    )
+    parser.add_argument("--databases", default="sqlite,postgres", help="with --backlog")
     args = parser.parse_args()
+    if args.backlog:
+        from bench.backlog import run_backlog
+
+        for database in args.databases.split(","):
+            run_backlog(database, args.backlog)
+        return
     with tempfile.TemporaryDirectory(prefix="reelflow-load-") as tmp:
         stack = Stack(Path(tmp), max_parallel=3)
         sampler = MemorySampler(stack)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import time
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import redis.asyncio as aioredis
@@ -93,9 +94,13 @@ async def admit(
     user: User,
     reels: int,
     *,
-    retry_after_s: float | None = None,
+    retry_after_s: Callable[[], Awaitable[float]] | None = None,
 ) -> Admission:
-    """Reserve `reels` reels for `user` under `settings.max_queued_per_user`, or raise 429."""
+    """Reserve `reels` reels for `user` under `settings.max_queued_per_user`, or raise 429.
+
+    `retry_after_s` estimates the wait for the 429's Retry-After; it is only called on a
+    refusal (it reads the queue from Prefect: not a cost every trigger should pay).
+    """
     cap = settings.max_queued_per_user
     field = f"{RESERVATION}{uuid.uuid4().hex}"
     try:
@@ -113,7 +118,8 @@ async def admit(
     except (aioredis.RedisError, OSError) as exc:
         raise unavailable("Redis", str(exc)) from None
     if not accepted:
-        wait = max(1, round(retry_after_s or DEFAULT_RETRY_AFTER_S))
+        estimate = await retry_after_s() if retry_after_s is not None else None
+        wait = max(1, round(estimate or DEFAULT_RETRY_AFTER_S))
         message = (
             f"you have {active} reels waiting or running (at most {cap}, this asks for "
             f"{reels}); try again in {wait} s"

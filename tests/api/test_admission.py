@@ -37,21 +37,28 @@ def test_the_cap_counts_waiting_reels_and_answers_429_with_retry_after(asettings
         client = await _client()
         alice = User(id="alice", plan="standard")
         queues = []
+        asked = []
+
+        async def estimate() -> float:
+            asked.append(1)
+            return 42.4
+
         for n in range(3):
-            admission = await admit(client, asettings, alice, 1)
+            admission = await admit(client, asettings, alice, 1, retry_after_s=estimate)
             await confirm(client, asettings, admission, f"run-{n}")
             await record_queued(client, asettings, f"run-{n}", "alice")
             queues.append(admission.work_queue)
         with pytest.raises(ApiError) as refused:
-            await admit(client, asettings, alice, 1, retry_after_s=42.4)
+            await admit(client, asettings, alice, 1, retry_after_s=estimate)
         # a batch of two does not fit either, but another user is not held back
         with pytest.raises(ApiError):
             await admit(client, asettings, alice, 2)
         bob = await admit(client, asettings, User(id="bob", plan="premium"), 3)
         await client.aclose()
-        return queues, refused.value, bob
+        return queues, refused.value, bob, asked
 
-    queues, refused, bob = run(scenario())
+    queues, refused, bob, asked = run(scenario())
+    assert len(asked) == 1  # the estimate is read only for the refusal
     assert queues == ["standard", "standard-2", "standard-2"]  # the last tier takes the rest
     assert refused.status_code == 429 and refused.headers == {"Retry-After": "42"}
     assert refused.field == "max_queued_per_user" and "3 reels waiting or running" in str(refused)
@@ -62,8 +69,14 @@ def test_finished_runs_and_failed_triggers_give_their_place_back(asettings, rcli
     async def scenario():
         client = await _client()
         alice = User(id="alice", plan="premium")
+        asked = []
+
+        async def estimate() -> float:
+            asked.append(1)
+            return 42.4
+
         for n in range(3):
-            admission = await admit(client, asettings, alice, 1)
+            admission = await admit(client, asettings, alice, 1, retry_after_s=estimate)
             await confirm(client, asettings, admission, f"run-{n}")
             await record_queued(client, asettings, f"run-{n}", "alice")
         # run-0 finished; run-1's status expired (or Redis lost it): both free their place

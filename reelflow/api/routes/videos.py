@@ -209,7 +209,7 @@ async def _start_admitted(
     the run as the user's until it finishes; return the run and its queue."""
     client = services.require_prefect()
     board = services.queue_board
-    retry_after = await board.typical_run_s() if board is not None else None
+    retry_after = board.typical_run_s if board is not None else None
     admission = await admit(
         services.redis, services.settings, user, reels, retry_after_s=retry_after
     )
