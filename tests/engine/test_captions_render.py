@@ -45,7 +45,7 @@ def write(tmp_path: Path, words: WordTimings, duration_s: float, **style) -> Pat
         height=H,
         safe_zone=ZONE,
         duration_s=duration_s,
-    )
+    ).path
 
 
 def render_frames(ass: Path, times_s: list[float], duration_s: float) -> list[np.ndarray]:

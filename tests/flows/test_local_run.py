@@ -97,7 +97,7 @@ def test_progress_is_running_milestones_in_order_then_completed(script_reel):
 def test_caption_events_start_with_their_words(script_reel):
     _, settings, _, _ = script_reel
     words = _step_result(settings, "align-words")
-    ass = _step_result(settings, "build-captions")
+    ass = _step_result(settings, "build-captions").path
     events = [e for e in pysubs2.load(str(ass)).events if not e.is_comment]
     for word in words.words:
         assert min(abs(e.start - word.start_s * 1000) for e in events) <= 10, word

@@ -17,8 +17,27 @@ from pathlib import Path
 from fontTools.ttLib import TTFont
 
 DEFAULT_FAMILY = "Noto Sans"
-# Bundled bold faces; the first is the default, the others cover scripts Noto Sans lacks.
-_FONT_FILES = ("NotoSans-Bold.ttf", "NotoSansArabic-Bold.ttf", "NotoSansHebrew-Bold.ttf")
+# Bundled faces (FONTS.md); the first is the default, the others cover scripts Noto Sans lacks,
+# in the order a character is looked up. Simplified Chinese comes first of the CJK faces;
+# `cjk_font` picks the right one for a whole transcript (Han shapes differ by region).
+_FONT_FILES = (
+    "NotoSans-Bold.ttf",
+    "NotoSansArabic-Bold.ttf",
+    "NotoSansHebrew-Bold.ttf",
+    "NotoSansDevanagari-Bold.ttf",
+    "NotoSansBengali-Bold.ttf",
+    "NotoSansTamil-Bold.ttf",
+    "NotoSansThai-Bold.ttf",
+    "NotoSansSC-Bold.ttf",
+    "NotoSansTC-Bold.ttf",
+    "NotoSansJP-Bold.ttf",
+    "NotoSansKR-Bold.ttf",
+    "NotoEmoji-Regular.ttf",
+)
+_CJK_BY_LANGUAGE = {"zh": "Noto Sans SC", "ja": "Noto Sans JP", "ko": "Noto Sans KR"}
+_TRADITIONAL = ("zh-tw", "zh-hk", "zh-mo", "zh-hant", "yue")
+# Characters nothing draws on purpose: joiners, direction marks, variation selectors, controls.
+_INVISIBLE_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")
 _MISSING_GLYPH_EM = 0.6  # width of a character no bundled font has, as a fraction of the size
 
 
@@ -35,6 +54,7 @@ class Font:
     path: Path
     win_height: int  # usWinAscent + usWinDescent, in font units: this spans the font size
     advances: dict[int, int]  # code point -> advance width in font units
+    units_per_em: int = 1000
 
     def covers(self, char: str) -> bool:
         return ord(char) in self.advances
@@ -56,7 +76,8 @@ def _load(path: Path) -> Font:
         os2 = tt["OS/2"]
         family = tt["name"].getDebugName(1) or path.stem
         advances = {cp: hmtx[glyph][0] for cp, glyph in cmap.items()}
-        return Font(family, path, os2.usWinAscent + os2.usWinDescent, advances)
+        win_height = os2.usWinAscent + os2.usWinDescent
+        return Font(family, path, win_height, advances, tt["head"].unitsPerEm)
 
 
 def resolve_font(family: str) -> Font:
@@ -72,15 +93,62 @@ def resolve_font(family: str) -> Font:
     return bundled_fonts()[0]
 
 
-def font_for_text(text: str, base: Font) -> Font:
-    """The font libass should draw `text` with: `base` unless a letter needs another script's."""
-    fonts = bundled_fonts()
+def font_for_text(text: str, base: Font, *, prefer: Font | None = None) -> Font:
+    """The font libass should draw `text` with: `base` unless a letter needs another script's.
+
+    `prefer` (the transcript's CJK face, from `cjk_font`) is tried before the other fallbacks,
+    so a Japanese word written only in kanji still gets Japanese glyph shapes.
+    """
+    fonts = bundled_fonts() if prefer is None else (prefer, *bundled_fonts())
     for char in text:
-        if char.isalpha() and not base.covers(char):
+        if _needs_font(char) and not base.covers(char):
             for font in fonts:
                 if font.covers(char):
                     return font
     return base
+
+
+def _needs_font(char: str) -> bool:
+    # Letters pick the face; so do symbols (emoji), which Noto Sans mostly lacks.
+    return char.isalpha() or unicodedata.category(char) == "So"
+
+
+def cjk_font(text: str, *, language: str | None = None) -> Font | None:
+    """The CJK face for a transcript: from `language` (BCP 47, e.g. ``zh-TW``) when given,
+    else kana means Japanese and hangul Korean; Han alone means Simplified Chinese."""
+    family = None
+    if language:
+        tag = language.lower().replace("_", "-")
+        if tag.startswith(_TRADITIONAL):
+            family = "Noto Sans TC"
+        else:
+            family = _CJK_BY_LANGUAGE.get(tag.split("-")[0])
+    if family is None:
+        if any("\u3040" <= c <= "\u30ff" for c in text):
+            family = "Noto Sans JP"
+        elif any("\uac00" <= c <= "\ud7a3" or "\u1100" <= c <= "\u11ff" for c in text):
+            family = "Noto Sans KR"
+        elif any(unicodedata.name(c, "").startswith("CJK UNIFIED") for c in text):
+            family = "Noto Sans SC"
+    return None if family is None else resolve_font(family)
+
+
+def uncovered_chars(text: str) -> list[str]:
+    """Characters of `text` that no bundled font has a glyph for, in order, each once.
+
+    libass would draw these as empty boxes ("tofu"); callers report them instead.
+    Whitespace and invisible format characters (joiners, selectors, marks) never count.
+    """
+    fonts = bundled_fonts()
+    missing: dict[str, None] = {}
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in _INVISIBLE_CATEGORIES:
+            continue
+        if "\ufe00" <= char <= "\ufe0f" or char in missing:
+            continue  # variation selectors only choose a presentation
+        if not any(font.covers(char) for font in fonts):
+            missing[char] = None
+    return list(missing)
 
 
 def matched_size(font: Font, base: Font, size_px: float) -> float:
@@ -89,7 +157,8 @@ def matched_size(font: Font, base: Font, size_px: float) -> float:
     Fonts for scripts with tall marks (Arabic) have much larger win metrics, so libass would
     draw them smaller at the same nominal size; matching the em keeps mixed captions even.
     """
-    return size_px * font.win_height / base.win_height
+    # Equal ems: size / win_height * units_per_em must be the same for both fonts.
+    return size_px * (font.win_height / font.units_per_em) / (base.win_height / base.units_per_em)
 
 
 def text_width(text: str, font: Font, size_px: float) -> float:

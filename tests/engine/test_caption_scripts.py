@@ -1,0 +1,107 @@
+"""Captions in every script: bundled fonts only, no tofu, drawn inside the safe zone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pysubs2
+import pytest
+
+from reelflow.engine import ffmpeg
+from reelflow.engine.captions.ass import write_captions
+from reelflow.engine.captions.fonts import bundled_fonts, cjk_font, fonts_dir, uncovered_chars
+from reelflow.engine.timing import WordTiming, WordTimings
+from reelflow.presets import CaptionStyle
+from tests.engine.test_captions_render import SAFE, ZONE, W, ink_box, render_frames
+
+SAMPLES = {
+    "zh-Hans": "我们今天 学习 中文字幕",
+    "zh-Hant": "我們今天 學習 中文字幕",
+    "ja": "今日は いい 天気ですね",
+    "ko": "오늘은 날씨가 좋네요",
+    "hi": "नमस्ते दुनिया क्षत्रिय",
+    "bn": "আমার সোনার বাংলা",
+    "ta": "வணக்கம் உலகம்",
+    "th": "สวัสดี ครับ ภาษาไทย",
+    "ar": "مرحبا بالعالم",
+    "he": "שלום עולם",
+    "ru": "Привет мир",
+    "el": "Γειά σου κόσμε",
+    "mixed": "Hello مرحبا world",
+    "emoji": "Great job 😀 👍",
+}
+
+
+def _timings(text: str) -> WordTimings:
+    words = tuple(WordTiming(w, 0.1 + i * 0.4, 0.45 + i * 0.4) for i, w in enumerate(text.split()))
+    return WordTimings(words=words, method="synthesized")
+
+
+def _write(tmp_path, text: str, **style):
+    return write_captions(
+        _timings(text),
+        CaptionStyle(**style),
+        tmp_path / "c.ass",
+        width=W,
+        height=960,
+        safe_zone=ZONE,
+        duration_s=0.3 + 0.4 * len(text.split()),
+    )
+
+
+@pytest.mark.parametrize("script", sorted(SAMPLES))
+def test_every_script_is_covered_and_drawn_inside_the_safe_zone(tmp_path, script):
+    text = SAMPLES[script]
+    assert uncovered_chars(text) == []
+    captions = _write(tmp_path, text, words_per_caption=8)
+    assert captions.warnings == ()
+    duration_s = 0.3 + 0.4 * len(text.split())
+    (frame,) = render_frames(captions.path, [duration_s - 0.1], duration_s)
+    box = ink_box(frame)
+    assert box is not None and SAFE.contains(box, tolerance_px=1.0), (box, SAFE)
+
+
+def test_uncovered_characters_are_reported_and_left_out(tmp_path):
+    captions = _write(tmp_path, "Egypt \U00013000 hieroglyph\U00013001")
+    assert len(captions.warnings) == 2 and "U+13000" in captions.warnings[0]
+    text = "".join(e.plaintext for e in pysubs2.load(str(captions.path)).events)
+    assert "\U00013000" not in text and "hieroglyph" in text
+
+
+def test_cjk_face_follows_kana_hangul_or_the_language():
+    assert cjk_font("今日は").family == "Noto Sans JP"
+    assert cjk_font("한국어").family == "Noto Sans KR"
+    assert cjk_font("中文").family == "Noto Sans SC"
+    assert cjk_font("中文", language="zh-TW").family == "Noto Sans TC"
+    assert cjk_font("日本", language="ja").family == "Noto Sans JP"
+    assert cjk_font("plain English") is None
+
+
+def test_ffmpeg_sees_only_the_bundled_fonts(tmp_path, monkeypatch):
+    # No `fontsdir`: libass finds fonts only through fontconfig, which fonts.conf confines
+    # to the bundled folder. Bundled-only must draw exactly what fontsdir (memory fonts) draws,
+    # and an empty fontconfig must draw nothing: so the fonts come from our folder, not the system.
+    captions = _write(tmp_path, "中文 नमस्ते 😀", words_per_caption=8, animation="fade")
+
+    def frame(with_fontsdir: bool) -> np.ndarray:
+        extra = f":fontsdir={fonts_dir()}" if with_fontsdir else ""
+        raw = ffmpeg.run_to_bytes(
+            ["-f", "lavfi", "-i", f"color=black:s={W}x960:d=1.6", "-vf",
+             f"ass=filename={captions.path}{extra}", "-ss", "1.4", "-frames:v", "1",
+             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
+        )  # fmt: skip
+        return np.frombuffer(raw, np.uint8).reshape(960, W, 3)
+
+    bundled = frame(False)
+    assert ink_box(bundled) is not None
+    assert np.array_equal(bundled, frame(True))
+    empty = tmp_path / "empty.conf"
+    empty.write_text("<fontconfig></fontconfig>")
+    monkeypatch.setattr(ffmpeg, "_fonts_conf", lambda: empty)
+    assert ink_box(frame(False)) is None
+
+
+def test_bundled_fonts_cover_the_scripts_they_are_for():
+    families = {f.family for f in bundled_fonts()}
+    for family in ("Noto Sans SC", "Noto Sans TC", "Noto Sans JP", "Noto Sans KR", "Noto Emoji"):
+        assert family in families
+    assert sum(f.path.stat().st_size for f in bundled_fonts()) < 13e6
