@@ -2,16 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pysubs2
 import pytest
 
 from reelflow.engine import ffmpeg
 from reelflow.engine.captions.ass import write_captions
-from reelflow.engine.captions.fonts import bundled_fonts, cjk_font, fonts_dir, uncovered_chars
+from reelflow.engine.captions.fonts import (
+    bundled_fonts,
+    cjk_font,
+    fonts_dir,
+    matched_size,
+    resolve_font,
+    text_width,
+    uncovered_chars,
+)
+from reelflow.engine.text import tokenize
 from reelflow.engine.timing import WordTiming, WordTimings
 from reelflow.presets import CaptionStyle
-from tests.engine.test_captions_render import SAFE, ZONE, W, ink_box, render_frames
+from tests.engine.test_captions_render import _POS, SAFE, ZONE, W, ink_box, render_frames
 
 SAMPLES = {
     "zh-Hans": "我们今天 学习 中文字幕",
@@ -105,3 +116,56 @@ def test_bundled_fonts_cover_the_scripts_they_are_for():
     for family in ("Noto Sans SC", "Noto Sans TC", "Noto Sans JP", "Noto Sans KR", "Noto Emoji"):
         assert family in families
     assert sum(f.path.stat().st_size for f in bundled_fonts()) < 13e6
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("我们今天学习中文字幕。你好！", ("我们", "今天", "学习", "中文字幕。", "你好！")),
+        ("「今日は」いい天気ですね。", ("「今日は」", "いい", "天気ですね。")),
+        ("สวัสดีครับ วันนี้อากาศดี", ("สวัสดี", "ครับ", "วันนี้", "อากาศ", "ดี")),
+    ],
+)
+def test_unspaced_writing_is_cut_into_words_with_punctuation_attached(text, expected):
+    assert tokenize(text) == expected
+
+
+def test_cjk_lines_break_between_words_without_spaces_and_highlight_each_word(tmp_path):
+    text = "我们今天一起学习怎样制作中文字幕，这样每个观众都能看懂视频的内容。"
+    tokens = tokenize(text)
+    words = WordTimings(
+        words=tuple(WordTiming(t, 0.1 + i * 0.3, 0.35 + i * 0.3) for i, t in enumerate(tokens)),
+        method="synthesized",
+    )
+    style = CaptionStyle(animation="highlight", words_per_caption=12, max_lines=2, size_px=110)
+    captions = write_captions(
+        words, style, tmp_path / "c.ass", width=W, height=960, safe_zone=ZONE, duration_s=5.0
+    )
+    events = [e for e in pysubs2.load(str(captions.path)).events if e.layer == 0]
+    placed = list(
+        dict.fromkeys((e.plaintext, *map(float, _POS.search(e.text).groups())) for e in events)
+    )
+    rows = sorted({round(y) for _, _, y in placed})
+    assert len(rows) >= 2  # too wide for one line at this size
+    for text_, *_ in placed:
+        assert text_[0] not in "，。！？、」』）"  # no word (so no line) starts with a closing mark
+    # Neighbours on a line touch: no space is drawn between Chinese words.
+    first = [(t, x) for t, x, y in placed if round(y) == rows[0]]
+    sc = resolve_font("Noto Sans SC")
+    size = matched_size(sc, resolve_font("Noto Sans"), 110 * W / 1080)
+    for (a, xa), (b, xb) in itertools.pairwise(first):
+        wa, wb = text_width(a, sc, size), text_width(b, sc, size)
+        gap = (xb - wb / 2) - (xa + wa / 2)
+        # only the room the highlight's growth needs, no space character
+        grow_room = (style.animation_settings()["scale"] - 1) * max(wa, wb) / 2
+        assert abs(gap - grow_room) < 0.5, (a, b, gap, grow_room)
+    duration_s = 5.0
+    mids = [(w.start_s + w.end_s) / 2 for w in words.words[:4]]
+    highlight_boxes = []
+    for frame in render_frames(captions.path, mids, duration_s):
+        r, g, b = (frame[..., c].astype(int) for c in range(3))
+        box = ink_box(frame, (r > 180) & (g > 150) & (b < 90))
+        assert box is not None
+        highlight_boxes.append(box)
+    # The highlight moves word by word, left to right.
+    assert all(b.left > a.left for a, b in itertools.pairwise(highlight_boxes))

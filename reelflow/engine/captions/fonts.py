@@ -2,8 +2,8 @@
 
 Captions are laid out in Python (libass never wraps them), so widths must match what libass will
 draw. libass scales a font so that its OS/2 ``usWinAscent + usWinDescent`` spans the font size in
-pixels; advances are therefore ``advance * size / win_height``. Kerning and shaping are ignored,
-which only ever over-estimates (Arabic joined forms are narrower than the isolated ones measured).
+pixels; advances are therefore ``advance * size / win_height``, shaped by HarfBuzz (uharfbuzz)
+as libass shapes them, so joined Arabic and Devanagari conjuncts measure what is drawn.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
+import uharfbuzz as hb
 from fontTools.ttLib import TTFont
 
 DEFAULT_FAMILY = "Noto Sans"
@@ -162,19 +163,50 @@ def matched_size(font: Font, base: Font, size_px: float) -> float:
 
 
 def text_width(text: str, font: Font, size_px: float) -> float:
-    """Advance width of `text` in pixels at `size_px`, falling back per character like libass."""
-    fallbacks = (font, *bundled_fonts())
+    """Shaped advance width of `text` in pixels at `size_px`, falling back per run like libass.
+
+    HarfBuzz shapes each run of characters one font draws, so Arabic joining forms, Devanagari
+    conjuncts and Thai marks measure what libass (which shapes with HarfBuzz too) will draw.
+    """
     total = 0.0
-    for char in text:
-        if unicodedata.combining(char) and not font.covers(char):
-            continue  # a mark libass will stack on its base letter
-        for candidate in fallbacks:
-            if candidate.covers(char):
-                total += candidate.char_width(char, size_px)
-                break
+    for run_font, run in _font_runs(text, font):
+        if run_font is None:
+            total += _MISSING_GLYPH_EM * size_px * len(run)
         else:
-            total += _MISSING_GLYPH_EM * size_px
+            total += _shaped_units(run_font.path, run) * size_px / run_font.win_height
     return total
+
+
+def _font_runs(text: str, font: Font) -> list[tuple[Font | None, str]]:
+    """`text` cut into runs drawn by one font each: `font` first, then the bundled fallbacks.
+    Marks and joiners stay with the run before them, as libass keeps them with their base."""
+    fallbacks = (font, *bundled_fonts())
+    runs: list[tuple[Font | None, str]] = []
+    for char in text:
+        if runs and (unicodedata.combining(char) or unicodedata.category(char) == "Cf"):
+            runs[-1] = (runs[-1][0], runs[-1][1] + char)
+            continue
+        chosen = next((f for f in fallbacks if f.covers(char)), None)
+        if runs and runs[-1][0] is chosen:
+            runs[-1] = (chosen, runs[-1][1] + char)
+        else:
+            runs.append((chosen, char))
+    return runs
+
+
+@functools.cache
+def _hb_font(path: Path) -> hb.Font:
+    return hb.Font(hb.Face(hb.Blob.from_file_path(str(path))))  # scale = units per em
+
+
+@functools.lru_cache(maxsize=4096)
+def _shaped_units(path: Path, run: str) -> int:
+    """Total advance of `run` shaped with the font at `path`, in font units."""
+    buf = hb.Buffer()
+    buf.add_str(run)
+    buf.guess_segment_properties()
+    hb.shape(_hb_font(path), buf, {})
+    return sum(pos.x_advance for pos in buf.glyph_positions)
 
 
 def is_rtl(text: str) -> bool:

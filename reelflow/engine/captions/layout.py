@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reelflow.engine.captions.fonts import Font, font_for_text, is_rtl, matched_size, text_width
+from reelflow.engine.segment import needs_segmenting
 from reelflow.presets import CaptionPosition
 
 LINE_STEP = 0.85  # distance between line centres, in font sizes
@@ -139,9 +140,21 @@ def _word_widths(
 def _gaps(
     line: Sequence[str], widths: Sequence[float], base: Font, size_px: float, grow: float
 ) -> list[float]:
-    """Space after each word: a space, plus room for either neighbour to grow into."""
+    """Space after each word: a space (none between words of unspaced writing such as Chinese,
+    Japanese or Thai), plus room for either neighbour to grow into."""
     space = text_width(" ", base, size_px)
-    return [space + (grow - 1) * max(a, b) / 2 for a, b in itertools.pairwise(widths)]
+    spaces = [0.0 if _unspaced(a[-1], b[0]) else space for a, b in itertools.pairwise(line)]
+    return [
+        s + (grow - 1) * max(a, b) / 2
+        for s, (a, b) in zip(spaces, itertools.pairwise(widths), strict=True)
+    ]
+
+
+def _unspaced(before: str, after: str) -> bool:
+    return all(
+        needs_segmenting(c) or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+        for c in (before, after)
+    )
 
 
 def _line_width(line: Sequence[str], base: Font, size_px: float, rules: LayoutRules) -> float:
