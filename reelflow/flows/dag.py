@@ -88,7 +88,7 @@ def reel_dag(
         prepare_voice,
         script=spec.script,
         voiceover=spec.voiceover,
-        voice_name=spec.voice,
+        voice_name=spec.speech_voice,
         rate_wpm=spec.speaking_rate_wpm,
         platform=spec.platform,
     )
@@ -141,6 +141,7 @@ def reel_dag(
         quality=spec.quality,
         platform=spec.platform,
         duration_s=voice.duration_s,
+        language=spec.language,
     )
     analysis = analysis_later.result()
     progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
