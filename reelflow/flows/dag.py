@@ -96,7 +96,11 @@ def reel_dag(
 
     # Independent branches run side by side; milestones are reported in order.
     words_later = run.submit(
-        align_words, voice=voice, transcript=spec.text, known=spec.word_timings
+        align_words,
+        voice=voice,
+        transcript=spec.text,
+        known=spec.word_timings,
+        language=spec.text_language,
     )
     analysis_later = run.submit(analyze_voice, voice=voice, transcript=spec.text)
     background_later = run.submit(prepare_background, spec=spec.background)
