@@ -203,3 +203,22 @@ def test_a_transient_failure_is_retried_and_bad_input_is_not(tmp_path, monkeypat
     with pytest.raises(MediaError, match="attempt 3"):
         _render(spec, tmp_path / "gave-up.mp4", failing)
     assert not (tmp_path / "gave-up.mp4").exists()
+
+
+def test_a_chinese_reel_gets_a_chinese_voice_and_reports_undrawable_characters(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", enable_gpu_acceleration=False)
+    # U+13000 (an Egyptian hieroglyph) is in no bundled font: left out, reported, never a box.
+    spec = parse_spec(
+        {
+            "script": "我们今天学习中文字幕。\U00013000",
+            "quality": "low",
+            "music": {"preset": "none"},
+        }
+    )
+    result = _render(spec, tmp_path / "reel.mp4", settings)
+    assert result.words >= 4
+    assert len(result.warnings) == 1 and "U+13000" in result.warnings[0]
+    assert _step_result(settings, "prepare-voice").synthesized.details["voice"] == "cmn"
+    events = pysubs2.load(str(_step_result(settings, "build-captions").path)).events
+    assert "\U00013000" not in "".join(e.text for e in events)
+    assert {e.plaintext for e in events} >= {"我们", "今天", "学习", "中文字幕。"}
