@@ -169,3 +169,36 @@ def test_cjk_lines_break_between_words_without_spaces_and_highlight_each_word(tm
         highlight_boxes.append(box)
     # The highlight moves word by word, left to right.
     assert all(b.left > a.left for a, b in itertools.pairwise(highlight_boxes))
+
+
+@pytest.mark.parametrize("script", sorted(SAMPLES))
+def test_each_script_highlights_the_spoken_word_and_draws_it_as_it_draws_alone(tmp_path, script):
+    text = SAMPLES[script]
+    captions = _write(tmp_path, text, words_per_caption=8, animation="highlight", size_px=70)
+    subs = pysubs2.load(str(captions.path))
+    words = _timings(text).words
+    centres = {}
+    for e in subs.events:
+        if e.layer:
+            centres.setdefault(e.plaintext, tuple(map(float, _POS.search(e.text).groups())))
+    duration_s = 0.3 + 0.4 * len(words)
+    mids = [(w.start_s + w.end_s) / 2 for w in words]
+    full = render_frames(captions.path, mids, duration_s)
+    for w, frame in zip(words, full, strict=True):
+        r, g, b = (frame[..., c].astype(int) for c in range(3))
+        box = ink_box(frame, (r > 180) & (g > 150) & (b < 90))  # the highlight colour
+        assert box is not None, w.word
+        x, y = centres[w.word]
+        assert box.left - 4 <= x <= box.right + 4 and box.top - 4 <= y <= box.bottom + 4, w.word
+    # The last frame shows every word white: the same pixels as each word's events drawn alone.
+    t_end = words[-1].end_s + 0.2
+    (together,) = render_frames(captions.path, [t_end], duration_s)
+    alone = np.zeros_like(together)
+    for word in {e.plaintext for e in subs.events}:
+        single = pysubs2.load(str(captions.path))
+        single.events = [e for e in single.events if e.plaintext == word]
+        path = tmp_path / "single.ass"
+        single.save(str(path))
+        (frame,) = render_frames(path, [t_end], duration_s)
+        alone = np.maximum(alone, frame)
+    assert np.abs(together.astype(int) - alone.astype(int)).max() <= 8
