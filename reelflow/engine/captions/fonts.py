@@ -110,8 +110,10 @@ def font_for_text(text: str, base: Font, *, prefer: Font | None = None) -> Font:
 
 
 def _needs_font(char: str) -> bool:
-    # Letters pick the face; so do symbols (emoji), which Noto Sans mostly lacks.
-    return char.isalpha() or unicodedata.category(char) == "So"
+    # Letters pick the face. An emoji next to words ("job 😀") must not: the whole word would
+    # switch to the emoji face's size; libass draws it from the emoji face (the only bundled
+    # font with it) at the word's size, and `text_width` measures it the same way.
+    return char.isalpha()
 
 
 def cjk_font(text: str, *, language: str | None = None) -> Font | None:
