@@ -3,6 +3,7 @@
     .venv/bin/python bench/align.py                 # align-dev + synthetic + 10-minute run
     .venv/bin/python bench/align.py --corpus dev    # one corpus: dev | synthetic | long
     .venv/bin/python bench/align.py --plain         # the plain pocketsphinx recipe, for contrast
+    .venv/bin/python bench/align.py --languages     # es fr de pt it hi zh ja (synthesis + DTW)
 
 align-dev (human speech, TIMIT sample) is read from ../shared/align-dev and never copied; the
 synthetic corpus is spoken by `reelflow.engine.speech.tts` (espeak-ng), whose word events are the
@@ -238,7 +239,14 @@ def main() -> None:
     parser.add_argument("--by-speaker", action="store_true", help="align-dev per speaker too")
     parser.add_argument("--long-minutes", type=float, default=10.0)
     parser.add_argument("--long-child", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--languages", action="store_true", help="the multilingual corpus only")
     args = parser.parse_args()
+    if args.languages:
+        from bench.align_languages import run_languages
+
+        print(f"# reelflow multilingual alignment benchmark, {time.strftime('%Y-%m-%d')}")
+        print("\n".join(run_languages()))
+        return
     if args.long_child:
         long_run(args.long_child)
         return

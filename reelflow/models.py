@@ -26,6 +26,7 @@ from pydantic import (
 from pydantic.fields import FieldInfo
 
 from reelflow.engine.errors import InputError
+from reelflow.engine.speech.languages import detect_language, voice_for
 from reelflow.engine.text import tokenize
 from reelflow.presets import (
     BACKGROUND_TYPES,
@@ -213,7 +214,18 @@ class ReelSpec(_Model):
     word_timings: WordTimingsSpec | None = Field(
         default=None, description="Known (e.g. hand-corrected) timings, one per transcript word."
     )
-    voice: str = Field(default="en-us", pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+    voice: str | None = Field(
+        default=None,
+        pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*(\+[a-z0-9]{1,16})?$",
+        description="espeak-ng voice for a script, e.g. es or en-gb+f3; default: from the "
+        "language, else from the script's writing (hangul -> ko, Devanagari -> hi, ...)",
+    )
+    language: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$",
+        description="BCP 47 language of the text (es, pt-BR, zh-TW); picks the voice, the "
+        "aligner for uploads and the CJK glyph shapes. Default: from the writing, else English",
+    )
     speaking_rate_wpm: int = Field(default=165, ge=80, le=400)
 
     @field_validator("script", "transcript")
@@ -240,6 +252,16 @@ class ReelSpec(_Model):
         if self.word_timings is not None:
             _check_timings(self.word_timings.words, tokens)
         return self
+
+    @property
+    def speech_voice(self) -> str:
+        """The espeak-ng voice a script is spoken with: `voice`, else chosen for the text."""
+        return self.voice or voice_for(self.text, language=self.language)
+
+    @property
+    def text_language(self) -> str:
+        """The language of the text: `language`, else the one its writing implies."""
+        return detect_language(self.text, language=self.language)
 
     @property
     def text(self) -> str:

@@ -54,7 +54,8 @@ def test_json_output(voice: Path, transcript: Path) -> None:
     result = runner.invoke(app, ["align", str(voice), str(transcript), "--json"])
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
-    assert set(data) == {"method", "words"} and data["method"] == "aligned"
+    assert set(data) == {"method", "aligner", "words"} and data["method"] == "aligned"
+    assert data["aligner"] == "pocketsphinx"
     assert [w["word"] for w in data["words"]] == TEXT.split()
     for w in data["words"]:
         assert set(w) == {"word", "start", "end", "confidence"}
@@ -93,3 +94,18 @@ def test_unreadable_transcript_file(voice: Path, tmp_path: Path) -> None:
     latin1 = tmp_path / "latin1.txt"
     latin1.write_bytes("caf\xe9".encode("latin-1"))
     _fails_with([str(voice), str(latin1)], "not UTF-8")
+
+
+@pytest.mark.parametrize(("text", "args"), [("Hola a todos, me llamo Lucía.", ["--language", "es"]),
+                                            ("我们今天学习中文字幕。", [])])  # fmt: skip
+def test_other_languages_are_warped_not_estimated(tmp_path: Path, text: str, args: list[str]):
+    syn = synthesize(text, voice="es+f3" if args else "cmn+m3", rate_wpm=180)
+    wav = tmp_path / "voice.wav"
+    write_wav(wav, syn.samples, syn.sample_rate)
+    script = tmp_path / "t.txt"
+    script.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["align", str(wav), str(script), "--json", *args])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["method"] == "aligned" and data["aligner"] == "espeak-dtw"
+    assert len(data["words"]) == len(syn.words)

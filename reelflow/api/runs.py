@@ -122,7 +122,15 @@ async def run_status(services: Services, ref: RunRef) -> TaskStatusOut:
         output=output_urls(ref.task_id) if done and ref.kind != "batch" else None,
         children=children,
         queue=queue,
+        warnings=_warnings(status),
     )
+
+
+def _warnings(status: dict) -> list[str]:
+    """The run's warnings, as the completed event stored them in the status output."""
+    output = status.get("output")
+    text = output.get("warnings", "") if isinstance(output, dict) else ""
+    return text.splitlines()
 
 
 async def queue_spot(services: Services, task_id: str) -> QueueOut | None:

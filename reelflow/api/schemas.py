@@ -193,6 +193,11 @@ class TaskStatusOut(BaseModel):
     output: dict[str, str] | None = Field(default=None, description="Download URLs when done")
     children: list[ChildOut] | None = None
     queue: QueueOut | None = Field(default=None, description="While the status is `queued`")
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="What the finished reel could not do as asked, e.g. characters no bundled "
+        "font draws (left out of the captions rather than drawn as boxes)",
+    )
 
 
 class CancelOut(BaseModel):

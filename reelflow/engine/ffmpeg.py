@@ -17,6 +17,7 @@ from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from importlib import resources
 from pathlib import Path
 
 import av
@@ -31,6 +32,19 @@ ProgressCallback = Callable[[float], None]
 def ffmpeg_exe() -> str:
     """Path of the bundled ffmpeg binary."""
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def fonts_env() -> dict[str, str]:
+    """The environment ffmpeg runs in: this process's, with fontconfig confined to the bundled
+    fonts (``assets/fonts/fonts.conf`` lists only its own folder). libass falls back through
+    fontconfig for characters the chosen font lacks, so without this a reel would borrow system
+    fonts and look different, or draw boxes, on a machine without them."""
+    return {**os.environ, "FONTCONFIG_FILE": os.fspath(_fonts_conf())}
+
+
+@functools.cache
+def _fonts_conf() -> Path:
+    return Path(str(resources.files("reelflow").joinpath("assets", "fonts", "fonts.conf")))
 
 
 def run(
@@ -57,6 +71,7 @@ def run(
         stderr=subprocess.PIPE,
         text=True,
         errors="replace",
+        env=fonts_env(),
     )
     # Drain stderr on a thread so a chatty ffmpeg can never block on a full pipe.
     drain = threading.Thread(target=_collect, args=(proc.stderr, stderr_tail), daemon=True)
@@ -90,7 +105,9 @@ def run_to_bytes(args: Sequence[str], *, timeout_s: float | None = 600) -> bytes
     """Run ffmpeg writing its output to stdout (``pipe:1``) and return those bytes."""
     cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", *args]
     try:
-        done = subprocess.run(cmd, capture_output=True, timeout=timeout_s, check=False)
+        done = subprocess.run(
+            cmd, capture_output=True, timeout=timeout_s, check=False, env=fonts_env()
+        )
     except subprocess.TimeoutExpired as exc:
         raise MediaError(f"ffmpeg timed out after {timeout_s:.0f} s", transient=True) from exc
     if done.returncode != 0:

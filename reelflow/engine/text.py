@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from reelflow.engine.segment import needs_segmenting, segment
+
 _MD_IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _MD_LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _MD_CODE = re.compile(r"`+([^`]*)`+")
@@ -36,19 +38,38 @@ def is_speakable(piece: str) -> bool:
 
 
 def tokenize(text: str) -> tuple[str, ...]:
-    """Split a transcript into display tokens, in order; every token is speakable."""
-    pieces = unicodedata.normalize("NFC", strip_markdown(text)).split()
+    """Split a transcript into display tokens, in order; every token is speakable.
+
+    Chinese, Japanese and Thai pieces are cut into words (`segment`). Their punctuation is glued
+    without a space: closing marks to the word before, opening marks to the word after, so no
+    caption line starts with "。" or "」" or ends with "「" (CJK line-breaking rules).
+    """
     tokens: list[str] = []
-    pending = ""  # unspeakable pieces before the first word
-    for piece in pieces:
+    pending = ""  # unspeakable pieces before the next word (opening marks, leading symbols)
+    for piece, spaced in _pieces(unicodedata.normalize("NFC", strip_markdown(text))):
+        sep = " " if spaced else ""
         if is_speakable(piece):
-            tokens.append(f"{pending} {piece}".strip() if pending else piece)
+            tokens.append(f"{pending}{piece}" if pending else piece)
             pending = ""
-        elif tokens:
-            tokens[-1] = f"{tokens[-1]} {piece}"
+        elif tokens and not _is_opening(piece):
+            tokens[-1] = f"{tokens[-1]}{sep}{piece}"
         else:
-            pending = f"{pending} {piece}".strip()
+            pending += piece if _is_opening(piece) else f"{piece}{sep}"
     return tuple(tokens)
+
+
+def _pieces(text: str) -> list[tuple[str, bool]]:
+    """Whitespace pieces, those in unspaced writing cut into words; each with whether a space
+    came before it (True) or it was cut from the piece before (False)."""
+    out: list[tuple[str, bool]] = []
+    for piece in text.split():
+        words = segment(piece) if needs_segmenting(piece) else [piece]
+        out.extend((word, k == 0) for k, word in enumerate(words))
+    return out
+
+
+def _is_opening(piece: str) -> bool:
+    return all(unicodedata.category(ch) in ("Ps", "Pi") for ch in piece)
 
 
 _VOWEL_GROUPS = re.compile(r"[aeiouy]+")

@@ -8,11 +8,12 @@ runner (reelflow/flows/local.py). Both runners cache, retry and report progress 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from reelflow.flows.runtime import RunContext, RunProgress
 from reelflow.models import ReelSpec
@@ -67,6 +68,9 @@ class ReelOutput(BaseModel):
     words: int
     timing_method: str
     music_preset: str | None
+    warnings: list[str] = Field(
+        default_factory=list, description="What the reel could not do as asked (undrawn characters)"
+    )
 
 
 def reel_dag(
@@ -84,7 +88,7 @@ def reel_dag(
         prepare_voice,
         script=spec.script,
         voiceover=spec.voiceover,
-        voice_name=spec.voice,
+        voice_name=spec.speech_voice,
         rate_wpm=spec.speaking_rate_wpm,
         platform=spec.platform,
     )
@@ -92,7 +96,11 @@ def reel_dag(
 
     # Independent branches run side by side; milestones are reported in order.
     words_later = run.submit(
-        align_words, voice=voice, transcript=spec.text, known=spec.word_timings
+        align_words,
+        voice=voice,
+        transcript=spec.text,
+        known=spec.word_timings,
+        language=spec.text_language,
     )
     analysis_later = run.submit(analyze_voice, voice=voice, transcript=spec.text)
     background_later = run.submit(prepare_background, spec=spec.background)
@@ -137,11 +145,12 @@ def reel_dag(
         quality=spec.quality,
         platform=spec.platform,
         duration_s=voice.duration_s,
+        language=spec.language,
     )
     analysis = analysis_later.result()
     progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
     captions = captions_later.result()
-    progress.milestone("captions", spec.captions.animation)
+    progress.milestone("captions", _captions_details(spec.captions.animation, captions.warnings))
     background = background_later.result()
     progress.milestone("background", spec.background.type)
     music = music_later.result()
@@ -154,7 +163,7 @@ def reel_dag(
         mix=mix,
         background=background,
         camera=camera,
-        captions=captions,
+        captions=captions.path,
         quality=spec.quality,
         platform=spec.platform,
         encoder=spec.encoder,
@@ -185,4 +194,12 @@ def reel_dag(
         words=len(words),
         timing_method=words.method,
         music_preset=music.preset,
+        warnings=list(captions.warnings),
     )
+
+
+def _captions_details(animation: str, warnings: Sequence[str]) -> str:
+    """The captions milestone, naming undrawable characters while the run is still going."""
+    if not warnings:
+        return animation
+    return f"{animation}; {len(warnings)} character(s) no bundled font draws were left out"

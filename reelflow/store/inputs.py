@@ -76,7 +76,8 @@ class ProjectStyle(_Input):
     platform: Platform = _like(ReelSpec, "platform")
     music_volume: float = _like(MusicSpec, "volume")
     auto_duck: bool = _like(MusicSpec, "auto_duck")
-    voice: str = _like(ReelSpec, "voice")
+    voice: str | None = _like(ReelSpec, "voice")
+    language: str | None = _like(ReelSpec, "language")
     speaking_rate_wpm: int = _like(ReelSpec, "speaking_rate_wpm")
 
 

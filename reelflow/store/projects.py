@@ -60,8 +60,8 @@ class Projects(Files):
         """Change some fields of the user's project; None if there is no such project.
 
         `changes` holds `ProjectInput` fields; ``style`` is merged key by key into the current
-        style. Changing the script, transcript or voice drops the stored word timings (they
-        describe other words or other audio). Voice and background uploads no project uses any
+        style. Changing the script, transcript, voice or language drops the stored word timings
+        (they describe other words or other audio). Voice and background uploads no project uses any
         more are deleted after the change is committed.
         """
         with self.session() as session:
@@ -173,7 +173,16 @@ class Projects(Files):
             for upload_id in fields.background_upload_ids
         ]
         _check_sources(fields, backgrounds)
-        old_text = (project.script, project.transcript, project.voice_upload_id)
+        old_style = project.style or {}
+        # What the timings were made from: the words, the audio, and the voice/language that
+        # spoke or aligned them.
+        old_text = (
+            project.script,
+            project.transcript,
+            project.voice_upload_id,
+            old_style.get("voice"),
+            old_style.get("language"),
+        )
         project.title = fields.title
         project.script = fields.script
         project.transcript = fields.transcript
@@ -188,7 +197,14 @@ class Projects(Files):
         project.background_type = backgrounds[0].media if backgrounds else fields.background_type
         project.background_colors = list(fields.background_colors)
         project.style = fields.style.model_dump(mode="json")
-        if old_text != (fields.script, fields.transcript, fields.voice_upload_id):
+        new_text = (
+            fields.script,
+            fields.transcript,
+            fields.voice_upload_id,
+            fields.style.voice,
+            fields.style.language,
+        )
+        if old_text != new_text:
             project.word_timings = None
             project.timings_method = None
         self.project_spec(project)  # refuse a project that could not be rendered

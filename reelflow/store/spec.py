@@ -55,6 +55,7 @@ def build_spec(
         "quality": render.quality or style.quality,
         "platform": render.platform or style.platform,
         "voice": style.voice,
+        "language": style.language,
         "speaking_rate_wpm": style.speaking_rate_wpm,
         "word_timings": _timings(project),
     }

@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from reelflow.engine.captions.ass import write_captions
+from reelflow.engine.captions.ass import CaptionsFile, write_captions
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.engine.music.analysis import MusicAnalysis
 from reelflow.engine.render import graph
@@ -41,8 +41,10 @@ def build_captions(
     platform: str,
     duration_s: float,
     out_dir: Path,
-) -> Path:
-    """Write the animated ASS captions for the output size and the platform's safe zone."""
+    language: str | None = None,
+) -> CaptionsFile:
+    """Write the animated ASS captions for the output size and the platform's safe zone;
+    the result names any character no bundled font can draw (left out, never a box)."""
     q = QUALITY_PRESETS[quality]
     return write_captions(
         words,
@@ -52,6 +54,7 @@ def build_captions(
         height=q.height,
         safe_zone=PLATFORM_PRESETS[platform].safe_zone,
         duration_s=duration_s,
+        language=language,
     )
 
 

@@ -89,7 +89,11 @@ def prepare_voice(
 
 @step("align-words")
 def align_words(
-    *, voice: PreparedVoice, transcript: str, known: WordTimingsSpec | None = None
+    *,
+    voice: PreparedVoice,
+    transcript: str,
+    known: WordTimingsSpec | None = None,
+    language: str | None = None,
 ) -> WordTimings:
     """Word timings: known ones (hand-corrected), the synthesiser's own for scripts, or forced
     alignment for uploaded voices.
@@ -115,7 +119,7 @@ def align_words(
         return voice.synthesized
     source = voice.source if voice.source and voice.source.is_file() else voice.path
     # In a child process: the decoder holds the GIL and would stall the steps beside it.
-    return call_in_child(align_file, source, transcript)
+    return call_in_child(align_file, source, transcript, language=language)
 
 
 @step("analyze-voice")

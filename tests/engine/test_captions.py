@@ -48,7 +48,7 @@ def roundtrip(tmp_path: Path, words: WordTimings, duration_s: float = 30.0, **st
         height=H,
         safe_zone=ZONE,
         duration_s=duration_s,
-    )
+    ).path
     return pysubs2.load(str(path), encoding="utf-8")
 
 

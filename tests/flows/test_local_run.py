@@ -97,7 +97,7 @@ def test_progress_is_running_milestones_in_order_then_completed(script_reel):
 def test_caption_events_start_with_their_words(script_reel):
     _, settings, _, _ = script_reel
     words = _step_result(settings, "align-words")
-    ass = _step_result(settings, "build-captions")
+    ass = _step_result(settings, "build-captions").path
     events = [e for e in pysubs2.load(str(ass)).events if not e.is_comment]
     for word in words.words:
         assert min(abs(e.start - word.start_s * 1000) for e in events) <= 10, word
@@ -203,3 +203,22 @@ def test_a_transient_failure_is_retried_and_bad_input_is_not(tmp_path, monkeypat
     with pytest.raises(MediaError, match="attempt 3"):
         _render(spec, tmp_path / "gave-up.mp4", failing)
     assert not (tmp_path / "gave-up.mp4").exists()
+
+
+def test_a_chinese_reel_gets_a_chinese_voice_and_reports_undrawable_characters(tmp_path):
+    settings = Settings(data_dir=tmp_path / "data", enable_gpu_acceleration=False)
+    # U+13000 (an Egyptian hieroglyph) is in no bundled font: left out, reported, never a box.
+    spec = parse_spec(
+        {
+            "script": "我们今天学习中文字幕。\U00013000",
+            "quality": "low",
+            "music": {"preset": "none"},
+        }
+    )
+    result = _render(spec, tmp_path / "reel.mp4", settings)
+    assert result.words >= 4
+    assert len(result.warnings) == 1 and "U+13000" in result.warnings[0]
+    assert _step_result(settings, "prepare-voice").synthesized.details["voice"] == "cmn"
+    events = pysubs2.load(str(_step_result(settings, "build-captions").path)).events
+    assert "\U00013000" not in "".join(e.text for e in events)
+    assert {e.plaintext for e in events} >= {"我们", "今天", "学习", "中文字幕。"}

@@ -97,6 +97,17 @@ def test_changing_the_words_drops_old_timings(store: Store, alice, project) -> N
     assert dropped.timings is None and dropped.timings_method is None
 
 
+@pytest.mark.parametrize("style", [{"language": "es"}, {"voice": "en-gb"}])
+def test_changing_the_language_or_voice_drops_old_timings(store, alice, project, style) -> None:
+    store.set_word_timings(alice.id, project.id, HELLO, duration_s=1.5)
+    kept = store.update_project(alice.id, project.id, {"style": {"quality": "low"}})
+    assert kept.timings == HELLO
+    dropped = store.update_project(alice.id, project.id, {"style": style})
+    assert dropped.timings is None and dropped.style[next(iter(style))] == next(
+        iter(style.values())
+    )
+
+
 def test_voice_duration_bounds_corrections(store: Store, alice, wav_file: Path) -> None:
     with wav_file.open("rb") as f:
         voice = store.save_upload(alice.id, "voice", f, filename="v.wav")

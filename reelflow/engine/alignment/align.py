@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from reelflow.engine import ffmpeg
-from reelflow.engine.alignment import gaps, sphinx
+from reelflow.engine.alignment import dtw, gaps, sphinx
 from reelflow.engine.alignment.chunks import Span, align_spans
 from reelflow.engine.alignment.condense import TimeMap, condense, speech_segments
 from reelflow.engine.alignment.corrections import apply_corrections
@@ -38,6 +38,7 @@ from reelflow.engine.alignment.pcm import TARGET_RATE, to_pcm16
 from reelflow.engine.alignment.refine import energy_curve, word_times
 from reelflow.engine.audio import Segment
 from reelflow.engine.errors import InputError, MediaError
+from reelflow.engine.speech.languages import base_language, voice_for
 from reelflow.engine.text import syllable_weight, tokenize
 from reelflow.engine.timing import WordTiming, WordTimings
 
@@ -56,8 +57,14 @@ NEIGHBOUR_WEIGHT = 0.5  # confidence a word inherits from well-aligned neighbour
 UNTRUSTED_MEDIAN_CONFIDENCE = 0.15  # an alignment this poor overall is no better than a guess
 
 
-def align(samples: np.ndarray, sample_rate: int, transcript: str) -> WordTimings:
+def align(
+    samples: np.ndarray, sample_rate: int, transcript: str, *, language: str | None = None
+) -> WordTimings:
     """Time every token of ``tokenize(transcript)`` in `samples` (float, mono or channels last).
+
+    English (and no `language`) goes through pocketsphinx; any other language espeak-ng speaks
+    is aligned by warping a synthesis of the transcript onto the voice (`dtw`). The path that
+    served is ``details["aligner"]``; each word's confidence is that path's.
 
     Returns one `WordTiming` per token, in order, non-overlapping, within the audio, each with
     a confidence in [0, 1]. Raises `InputError` for an empty transcript, empty or invalid
@@ -74,6 +81,9 @@ def align(samples: np.ndarray, sample_rate: int, transcript: str) -> WordTimings
         details["repaired_samples"] = repaired
     if not speech:
         return _estimated(pcm, tokens, speech, details | {"reason": "no speech found"})
+    if language and base_language(language) != "en":
+        return _warped(pcm, tokens, speech, details, voice_for(transcript, language=language))
+    details["aligner"] = "pocketsphinx"
     plan = transcript_readings(tokens)
     unspoken = [() in options for options in plan]
     condensed, time_map = condense(pcm, speech)
@@ -96,7 +106,9 @@ def align(samples: np.ndarray, sample_rate: int, transcript: str) -> WordTimings
     return WordTimings(_tidy(words, duration_s), method, details)
 
 
-def align_file(path: str | os.PathLike[str], transcript: str) -> WordTimings:
+def align_file(
+    path: str | os.PathLike[str], transcript: str, *, language: str | None = None
+) -> WordTimings:
     """Decode any audio (or video) file and `align` `transcript` to it.
 
     ffmpeg decodes to 16-bit mono at 16 kHz; mono 16-bit PCM is read at its own rate instead,
@@ -117,7 +129,22 @@ def align_file(path: str | os.PathLike[str], transcript: str) -> WordTimings:
         raise InputError(f"audio does not decode: {exc}", field="audio") from exc
     if samples.size == 0:
         raise InputError(f"{Path(path).name} contains no audio samples", field="audio")
-    return align(samples.astype(np.int16, copy=False), rate, " ".join(tokens))
+    return align(samples.astype(np.int16, copy=False), rate, " ".join(tokens), language=language)
+
+
+def _warped(
+    pcm: np.ndarray, tokens: tuple[str, ...], speech: tuple[Segment, ...], details: dict, voice: str
+) -> WordTimings:
+    """Non-English: the transcript synthesised with `voice` and warped onto the voice."""
+    details = details | {"aligner": "espeak-dtw", "voice": voice}
+    try:
+        warped = dtw.align_by_synthesis(pcm, tokens, voice=voice)
+    except InputError as exc:  # e.g. an espeak voice that does not exist
+        return _estimated(pcm, tokens, speech, details | {"reason": str(exc)})
+    if warped.mean_cost > dtw.UNTRUSTED_COST:
+        return _estimated(pcm, tokens, speech, details | {"reason": "warp not trustworthy"})
+    details["mean_cost"] = round(warped.mean_cost, 3)
+    return WordTimings(_tidy(warped.words, pcm.size / TARGET_RATE), "aligned", details)
 
 
 def _tokens(transcript: str) -> tuple[str, ...]:

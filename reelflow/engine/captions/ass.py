@@ -9,9 +9,11 @@ word's first event starts on its spoken start.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import pysubs2
@@ -23,14 +25,14 @@ from reelflow.engine.captions.animations import (
     TimedCaption,
     to_cs,
 )
-from reelflow.engine.captions.fonts import fonts_dir, resolve_font
+from reelflow.engine.captions.fonts import Font, cjk_font, fonts_dir, resolve_font, uncovered_chars
 from reelflow.engine.captions.layout import Box, CaptionLayout, LayoutRules, layout_words
 from reelflow.engine.errors import InputError
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.engine.timing import WordTiming, WordTimings
 from reelflow.presets import CAPTION_ANIMATION_DEFAULTS, CaptionStyle, SafeZone
 
-__all__ = ["build_captions", "fonts_dir", "group_words", "write_captions"]
+__all__ = ["CaptionsFile", "build_captions", "fonts_dir", "group_words", "write_captions"]
 
 LEAD_S = 0.05  # a caption appears this much before its first word is heard
 HOLD_S = 0.4  # and stays up to this much after its last word, unless the next one starts
@@ -41,6 +43,15 @@ _ASS_SPECIAL = str.maketrans({"{": "(", "}": ")", "\\": "/"})
 _HEX = re.compile(r"^#?([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})$")
 
 
+@dataclass(frozen=True)
+class CaptionsFile:
+    """A written captions file and what could not be drawn in it (characters no bundled font
+    has, left out rather than drawn as empty boxes), for the run's result."""
+
+    path: Path
+    warnings: tuple[str, ...] = ()
+
+
 def build_captions(
     words: WordTimings,
     style: CaptionStyle,
@@ -49,11 +60,14 @@ def build_captions(
     height: int,
     safe_zone: SafeZone,
     duration_s: float,
+    language: str | None = None,
 ) -> pysubs2.SSAFile:
     """The captions of a reel as an ASS file whose script resolution is the output's.
 
     Words starting at or after `duration_s` are dropped; no event extends past it. No words
-    gives a valid file with no events (a reel can be all music).
+    gives a valid file with no events (a reel can be all music). Characters no bundled font
+    covers are left out (`caption_warnings` names them); `language` (BCP 47) picks the CJK
+    glyph shapes when the text alone cannot tell (Han characters only).
     """
     if style.animation not in CAPTION_ANIMATION_DEFAULTS:
         known = ", ".join(CAPTION_ANIMATION_DEFAULTS)
@@ -75,8 +89,9 @@ def build_captions(
     )
     subs = _new_file(style, look, width, height)
     limit_cs = math.floor(duration_s * 100 + 1e-6)
-    timed = [w for w in words.words if to_cs(w.start_s) < limit_cs]
-    rules = _layout_rules(style, settings, _safe_box(safe_zone, width, height), scale)
+    timed = _drawable([w for w in words.words if to_cs(w.start_s) < limit_cs])
+    prefer = cjk_font(" ".join(w.word for w in timed), language=language)
+    rules = _layout_rules(style, settings, _safe_box(safe_zone, width, height), scale, prefer)
     pieces: list[tuple[Sequence[WordTiming], CaptionLayout]] = []
     for group in group_words(timed, max_words=style.words_per_caption):
         texts = [w.word.translate(_ASS_SPECIAL) for w in group]
@@ -99,14 +114,41 @@ def write_captions(
     height: int,
     safe_zone: SafeZone,
     duration_s: float,
-) -> Path:
-    """Build the captions and write them to `path` atomically (UTF-8 ``.ass``); return `path`."""
+    language: str | None = None,
+) -> CaptionsFile:
+    """Build the captions and write them to `path` atomically (UTF-8 ``.ass``)."""
     subs = build_captions(
-        words, style, width=width, height=height, safe_zone=safe_zone, duration_s=duration_s
+        words,
+        style,
+        width=width,
+        height=height,
+        safe_zone=safe_zone,
+        duration_s=duration_s,
+        language=language,
     )
     with atomic_output(path) as tmp:
         subs.save(str(tmp), encoding="utf-8", format_="ass")
-    return Path(path)
+    return CaptionsFile(Path(path), caption_warnings(words))
+
+
+def caption_warnings(words: WordTimings) -> tuple[str, ...]:
+    """One warning per character of the transcript that no bundled font can draw."""
+    missing = uncovered_chars("".join(w.word for w in words.words))
+    return tuple(
+        f"no bundled font draws {c!r} (U+{ord(c):04X}); it is left out of the captions"
+        for c in missing
+    )
+
+
+def _drawable(words: Sequence[WordTiming]) -> list[WordTiming]:
+    """`words` without the characters no bundled font covers; a word left empty is dropped."""
+    out: list[WordTiming] = []
+    for word in words:
+        missing = uncovered_chars(word.word)
+        text = "".join(c for c in word.word if c not in missing) if missing else word.word
+        if text.strip():
+            out.append(word if text == word.word else dataclasses.replace(word, word=text))
+    return out
 
 
 def group_words(
@@ -173,7 +215,7 @@ def _new_file(style: CaptionStyle, look: CaptionLook, width: int, height: int) -
 
 
 def _layout_rules(
-    style: CaptionStyle, settings: dict[str, float], safe: Box, scale: float
+    style: CaptionStyle, settings: dict[str, float], safe: Box, scale: float, prefer: Font | None
 ) -> LayoutRules:
     """Room each animation needs beyond the letters: growth, hops and waves."""
     grow, rise, sink = 1.0, 0.0, 0.0
@@ -184,7 +226,9 @@ def _layout_rules(
     elif style.animation == "wave":
         rise = sink = settings["amplitude"] * scale
     pad = (style.outline_px + style.shadow_px) * scale
-    return LayoutRules(safe, style.position, style.max_lines, pad, max(1.0, grow), rise, sink)
+    return LayoutRules(
+        safe, style.position, style.max_lines, pad, max(1.0, grow), rise, sink, prefer
+    )
 
 
 def _safe_box(zone: SafeZone, width: int, height: int) -> Box:

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from reelflow.engine.captions.fonts import Font, font_for_text, is_rtl, matched_size, text_width
+from reelflow.engine.segment import needs_segmenting
 from reelflow.presets import CaptionPosition
 
 LINE_STEP = 0.85  # distance between line centres, in font sizes
@@ -48,6 +49,7 @@ class LayoutRules:
     grow: float = 1.0
     rise_px: float = 0.0
     sink_px: float = 0.0
+    prefer: Font | None = None  # the transcript's CJK face, tried first for letters base lacks
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,7 @@ def try_layout(
         for breaks in itertools.combinations(range(1, len(texts)), n_lines - 1):
             bounds = (0, *breaks, len(texts))
             lines = [list(texts[a:b]) for a, b in itertools.pairwise(bounds)]
-            widest = max(_line_width(line, base, size_px, rules.grow) for line in lines)
+            widest = max(_line_width(line, base, size_px, rules) for line in lines)
             if widest <= best_width:
                 best, best_width = lines, widest  # balanced: the narrowest widest line wins
         if best is not None:
@@ -124,27 +126,41 @@ def try_layout(
     return None
 
 
-def _word_font(text: str, base: Font, size_px: float) -> tuple[Font, float]:
-    font = font_for_text(text, base)
+def _word_font(text: str, base: Font, size_px: float, prefer: Font | None) -> tuple[Font, float]:
+    font = font_for_text(text, base, prefer=prefer)
     return font, matched_size(font, base, size_px)
 
 
-def _word_widths(line: Sequence[str], base: Font, size_px: float) -> list[float]:
-    return [text_width(t, *_word_font(t, base, size_px)) for t in line]
+def _word_widths(
+    line: Sequence[str], base: Font, size_px: float, prefer: Font | None
+) -> list[float]:
+    return [text_width(t, *_word_font(t, base, size_px, prefer)) for t in line]
 
 
 def _gaps(
     line: Sequence[str], widths: Sequence[float], base: Font, size_px: float, grow: float
 ) -> list[float]:
-    """Space after each word: a space, plus room for either neighbour to grow into."""
+    """Space after each word: a space (none between words of unspaced writing such as Chinese,
+    Japanese or Thai), plus room for either neighbour to grow into."""
     space = text_width(" ", base, size_px)
-    return [space + (grow - 1) * max(a, b) / 2 for a, b in itertools.pairwise(widths)]
+    spaces = [0.0 if _unspaced(a[-1], b[0]) else space for a, b in itertools.pairwise(line)]
+    return [
+        s + (grow - 1) * max(a, b) / 2
+        for s, (a, b) in zip(spaces, itertools.pairwise(widths), strict=True)
+    ]
 
 
-def _line_width(line: Sequence[str], base: Font, size_px: float, grow: float) -> float:
-    widths = _word_widths(line, base, size_px)
-    edges = (grow - 1) * (widths[0] + widths[-1]) / 2
-    return sum(widths) + sum(_gaps(line, widths, base, size_px, grow)) + edges
+def _unspaced(before: str, after: str) -> bool:
+    return all(
+        needs_segmenting(c) or "\u3000" <= c <= "\u303f" or "\uff00" <= c <= "\uffef"
+        for c in (before, after)
+    )
+
+
+def _line_width(line: Sequence[str], base: Font, size_px: float, rules: LayoutRules) -> float:
+    widths = _word_widths(line, base, size_px, rules.prefer)
+    edges = (rules.grow - 1) * (widths[0] + widths[-1]) / 2
+    return sum(widths) + sum(_gaps(line, widths, base, size_px, rules.grow)) + edges
 
 
 def _place(lines: list[list[str]], base: Font, size_px: float, rules: LayoutRules) -> CaptionLayout:
@@ -165,16 +181,16 @@ def _place(lines: list[list[str]], base: Font, size_px: float, rules: LayoutRule
     widest = 0.0
     for row, line in enumerate(lines):
         y = top + above + row * step
-        widths = _word_widths(line, base, size_px)
+        widths = _word_widths(line, base, size_px, rules.prefer)
         gaps = [*_gaps(line, widths, base, size_px, rules.grow), 0.0]
-        total = _line_width(line, base, size_px, rules.grow)
+        total = _line_width(line, base, size_px, rules)
         widest = max(widest, total)
         # Walk in visual order (right to left for RTL captions), keeping reading order in `placed`.
         cursor = centre_x - total / 2 + (rules.grow - 1) * (widths[-1] if rtl else widths[0]) / 2
         order = list(range(len(line)))[::-1] if rtl else range(len(line))
         row_words: dict[int, PlacedWord] = {}
         for i in order:
-            font, size = _word_font(line[i], base, size_px)
+            font, size = _word_font(line[i], base, size_px, rules.prefer)
             row_words[i] = PlacedWord(line[i], font, size, cursor + widths[i] / 2, y, widths[i])
             cursor += widths[i] + (gaps[i - 1] if rtl else gaps[i])  # gaps[-1] is the 0.0 end
         placed.extend(row_words[i] for i in range(len(line)))

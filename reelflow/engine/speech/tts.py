@@ -54,7 +54,12 @@ class Synthesis:
 
 
 def synthesize(
-    text: str, *, voice: str = "en-us", rate_wpm: int = 165, pitch: int = 50
+    text: str,
+    *,
+    voice: str = "en-us",
+    rate_wpm: int = 165,
+    pitch: int = 50,
+    tokens: tuple[str, ...] | None = None,
 ) -> Synthesis:
     """Speak `text` with espeak-ng and time each token of ``tokenize(text)``.
 
@@ -67,7 +72,9 @@ def synthesize(
     Raises `InputError` with field ``script`` for text with nothing to say, ``voice`` for an
     unknown voice, ``rate_wpm`` or ``pitch`` for values out of range.
     """
-    tokens = tokenize(text) if isinstance(text, str) else ()
+    # Given tokens (an aligner's, already cut) are timed as they are, not re-segmented.
+    if tokens is None:
+        tokens = tokenize(text) if isinstance(text, str) else ()
     if not tokens:
         raise InputError("there is nothing to speak: the script is empty", field="script")
     _check_range("rate_wpm", rate_wpm, RATE_WPM_RANGE)
