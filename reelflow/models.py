@@ -28,11 +28,13 @@ from pydantic.fields import FieldInfo
 from reelflow.engine.errors import InputError
 from reelflow.engine.text import tokenize
 from reelflow.presets import (
+    ASPECT_PRESETS,
     BACKGROUND_TYPES,
     CAPTION_ANIMATION_DEFAULTS,
     EFFECTS_PRESETS,
     PLATFORM_PRESETS,
     QUALITY_PRESETS,
+    AspectName,
     BackgroundKind,
     CaptionAnimation,
     CaptionColourName,
@@ -205,6 +207,13 @@ class ReelSpec(_Model):
     captions: CaptionSpec = Field(default_factory=CaptionSpec)
     effects: EffectsSpec = Field(default_factory=EffectsSpec)
     quality: QualityName = "high"
+    aspect: AspectName = Field(default="9:16", description="Picture shape of the reel.")
+    aspects: list[AspectName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(ASPECT_PRESETS),
+        description="Several shapes at once: one video each, sharing every step before render.",
+    )
     platform: PlatformName = "instagram"
     encoder: EncoderName = "auto"
     max_file_size_mb: float | None = Field(
@@ -240,6 +249,21 @@ class ReelSpec(_Model):
         if self.word_timings is not None:
             _check_timings(self.word_timings.words, tokens)
         return self
+
+    @model_validator(mode="after")
+    def _check_aspects(self) -> ReelSpec:
+        if self.aspects is not None:
+            if "aspect" in self.model_fields_set and self.aspect != self.aspects[0]:
+                raise ValueError("aspect: give `aspect` or `aspects`, not both")
+            if len(set(self.aspects)) != len(self.aspects):
+                raise ValueError("aspects: each aspect at most once")
+        check_platform_aspects(self.platform, self.aspect, self.aspects)
+        return self
+
+    @property
+    def output_aspects(self) -> tuple[str, ...]:
+        """The aspects to render, the first one being the reel's main video."""
+        return tuple(self.aspects) if self.aspects is not None else (self.aspect,)
 
     @property
     def text(self) -> str:
@@ -285,6 +309,19 @@ class ReelSpec(_Model):
                 ),
             }
         )
+
+
+def check_platform_aspects(platform: str, aspect: str, aspects: list[str] | None) -> None:
+    """Raise `ValueError` (naming ``aspect`` or ``aspects``) if the platform does not take one of
+    the asked aspects (TikTok and YouTube Shorts take vertical video only)."""
+    field = "aspects" if aspects is not None else "aspect"
+    preset = PLATFORM_PRESETS[platform]
+    for name in aspects if aspects is not None else [aspect]:
+        if name not in preset.safe_zones:
+            raise ValueError(
+                f"{field}: {preset.label} does not take {name} "
+                f"(it takes {', '.join(preset.safe_zones)})"
+            )
 
 
 def _check_timings(words: list[WordTimingSpec], tokens: tuple[str, ...]) -> None:

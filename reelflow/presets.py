@@ -45,6 +45,42 @@ QUALITY_PRESETS: dict[str, QualityPreset] = {
 
 
 @dataclass(frozen=True)
+class AspectPreset:
+    """One picture shape. Sizes derive from the quality table: the quality's width is the
+    short side (the height for a landscape aspect), the long side follows the ratio."""
+
+    name: str
+    label: str
+    across: int  # the ratio's width
+    down: int  # the ratio's height
+
+    @property
+    def description(self) -> str:
+        return self.label
+
+    @property
+    def vertical(self) -> bool:
+        return self.down > self.across
+
+    def size(self, quality: QualityPreset) -> tuple[int, int]:
+        """(width, height) of this aspect at `quality`, both even (yuv420p needs even sizes)."""
+        short = quality.width
+        long = 2 * round(short * max(self.across, self.down) / min(self.across, self.down) / 2)
+        return (short, long) if self.down >= self.across else (long, short)
+
+
+ASPECT_PRESETS: dict[str, AspectPreset] = {
+    a.name: a
+    for a in (
+        AspectPreset("9:16", "vertical, full screen on phones", 9, 16),
+        AspectPreset("4:5", "portrait, the tallest feed post", 4, 5),
+        AspectPreset("1:1", "square", 1, 1),
+        AspectPreset("16:9", "landscape, as on a television", 16, 9),
+    )
+}
+
+
+@dataclass(frozen=True)
 class SafeZone:
     """Fractions of the frame covered by the platform's own interface, per edge."""
 
@@ -64,11 +100,21 @@ class PlatformPreset:
     max_file_size_mb: float
     loudness_lufs: float
     true_peak_dbtp: float
-    safe_zone: SafeZone
+    # The aspects the destination takes, each with the frame area its interface covers.
+    safe_zones: Mapping[str, SafeZone]
 
     @property
     def description(self) -> str:
-        return self.label
+        return f"{self.label} ({', '.join(self.safe_zones)})"
+
+    @property
+    def safe_zone(self) -> SafeZone:
+        """The safe zone of the platform's first (native) aspect."""
+        return next(iter(self.safe_zones.values()))
+
+    def safe_zone_for(self, aspect: str) -> SafeZone:
+        """The safe zone at `aspect`; `KeyError` if the platform does not take that aspect."""
+        return self.safe_zones[aspect]
 
 
 # Limits as the platforms publish them for uploads (Nov 2026); safe zones keep captions clear of
@@ -83,7 +129,13 @@ PLATFORM_PRESETS: dict[str, PlatformPreset] = {
             max_file_size_mb=4_000,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.12, bottom=0.22, left=0.06, right=0.12),
+            # Feed posts (4:5, 1:1, 16:9) carry their interface around the picture, not over it.
+            safe_zones={
+                "9:16": SafeZone(top=0.12, bottom=0.22, left=0.06, right=0.12),
+                "4:5": SafeZone(top=0.06, bottom=0.1, left=0.05, right=0.05),
+                "1:1": SafeZone(top=0.06, bottom=0.1, left=0.05, right=0.05),
+                "16:9": SafeZone(top=0.08, bottom=0.12, left=0.05, right=0.05),
+            },
         ),
         PlatformPreset(
             name="tiktok",
@@ -92,7 +144,7 @@ PLATFORM_PRESETS: dict[str, PlatformPreset] = {
             max_file_size_mb=287,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.1, bottom=0.22, left=0.06, right=0.15),
+            safe_zones={"9:16": SafeZone(top=0.1, bottom=0.22, left=0.06, right=0.15)},
         ),
         PlatformPreset(
             name="youtube_shorts",
@@ -101,16 +153,21 @@ PLATFORM_PRESETS: dict[str, PlatformPreset] = {
             max_file_size_mb=2_000,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.1, bottom=0.2, left=0.06, right=0.14),
+            safe_zones={"9:16": SafeZone(top=0.1, bottom=0.2, left=0.06, right=0.14)},
         ),
         PlatformPreset(
             name="generic",
-            label="Generic 9:16",
+            label="Generic",
             max_duration_s=3_600,
             max_file_size_mb=4_000,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.05, bottom=0.08, left=0.05, right=0.05),
+            safe_zones={
+                "9:16": SafeZone(top=0.05, bottom=0.08, left=0.05, right=0.05),
+                "4:5": SafeZone(top=0.05, bottom=0.06, left=0.05, right=0.05),
+                "1:1": SafeZone(top=0.05, bottom=0.06, left=0.05, right=0.05),
+                "16:9": SafeZone(top=0.06, bottom=0.08, left=0.04, right=0.04),
+            },
         ),
     )
 }
@@ -266,7 +323,7 @@ BACKGROUND_TYPES: dict[str, BackgroundType] = {
     for b in (
         BackgroundType("color", "one solid colour", needs_files=False),
         BackgroundType("gradient", "a slowly turning blend of the colours", needs_files=False),
-        BackgroundType("image", "still images, centre-cropped to 9:16", needs_files=True),
+        BackgroundType("image", "still images, centre-cropped to the aspect", needs_files=True),
         BackgroundType("video", "video clips played in order, looped to fill", needs_files=True),
     )
 }
@@ -296,6 +353,7 @@ def names_of(table: Mapping[str, Any]) -> Any:
 
 
 QualityName = names_of(QUALITY_PRESETS)
+AspectName = names_of(ASPECT_PRESETS)
 PlatformName = names_of(PLATFORM_PRESETS)
 MusicChoice = names_of(MUSIC_CHOICES)
 RenderMusicChoice = names_of(RENDER_MUSIC_CHOICES)
@@ -319,6 +377,7 @@ OPTION_TABLES: dict[str, Mapping[str, Any]] = {
     "effects.easing": EASINGS,
     "word_timings.method": TIMING_METHODS,
     "quality": QUALITY_PRESETS,
+    "aspect": ASPECT_PRESETS,
     "platform": PLATFORM_PRESETS,
     "encoder": ENCODERS,
 }

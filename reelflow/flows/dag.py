@@ -8,6 +8,7 @@ runner (reelflow/flows/local.py). Both runners cache, retry and report progress 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
@@ -67,6 +68,8 @@ class ReelOutput(BaseModel):
     words: int
     timing_method: str
     music_preset: str | None
+    # Every aspect's video (the main one too), for a spec asking for several.
+    renditions: dict[str, Path] = {}
 
 
 def reel_dag(
@@ -130,17 +133,22 @@ def reel_dag(
             user_id=context.user_id,
             project_id=context.project_id,
         )
-    captions_later = run.submit(
-        build_captions,
-        words=words,
-        spec=spec.captions,
-        quality=spec.quality,
-        platform=spec.platform,
-        duration_s=voice.duration_s,
-    )
+    # One caption file per aspect: sizes and safe zones differ, the words do not.
+    captions_later = {
+        aspect: run.submit(
+            build_captions,
+            words=words,
+            spec=spec.captions,
+            quality=spec.quality,
+            platform=spec.platform,
+            aspect=aspect,
+            duration_s=voice.duration_s,
+        )
+        for aspect in spec.output_aspects
+    }
     analysis = analysis_later.result()
     progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
-    captions = captions_later.result()
+    captions = {aspect: later.result() for aspect, later in captions_later.items()}
     progress.milestone("captions", spec.captions.animation)
     background = background_later.result()
     progress.milestone("background", spec.background.type)
@@ -149,40 +157,78 @@ def reel_dag(
     mix, camera = mix_later.result(), camera_later.result()
     progress.milestone("effects", f"{camera.pulses} pulses, {camera.shakes} shakes")
 
-    result = run(
-        render_reel,
-        mix=mix,
-        background=background,
-        camera=camera,
-        captions=captions,
-        quality=spec.quality,
-        platform=spec.platform,
-        encoder=spec.encoder,
-        allow_gpu=settings.enable_gpu_acceleration,
-        max_file_size_mb=spec.max_file_size_mb,
-        threads=settings.ffmpeg_threads,
-        timeout_s=120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality],
-        on_progress=progress.render_fraction,
-    )
+    # Sibling renders, one per aspect, sharing every step above.
+    aspects = spec.output_aspects
+    render_progress = _SharedProgress(progress.render_fraction, len(aspects))
+    results_later = [
+        run.submit(
+            render_reel,
+            mix=mix,
+            background=background,
+            camera=camera,
+            captions=captions[aspect],
+            quality=spec.quality,
+            platform=spec.platform,
+            aspect=aspect,
+            encoder=spec.encoder,
+            allow_gpu=settings.enable_gpu_acceleration,
+            max_file_size_mb=spec.max_file_size_mb,
+            threads=settings.ffmpeg_threads,
+            # siblings share the cores, so each may take as long as all of them in turn
+            timeout_s=(120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality])
+            * len(aspects),
+            on_progress=render_progress.callback(i),
+        )
+        for i, aspect in enumerate(aspects)
+    ]
+    results = [later.result() for later in results_later]
+    result = results[0]
     progress.milestone("render", result.encoder)
     run.fence()  # never publish (or report) from an attempt that another worker has taken over
-    stored = run(
-        publish,
-        result=result,
-        target=context.output or settings.output_dir / task_id / "reel.mp4",
-        # the user's own path is theirs to overwrite; a run's output belongs to whichever
-        # attempt finished first (a later one renders the same bytes)
-        replace=context.output is not None,
-    )
-    progress.milestone("stored", stored["video"])
+    main_target = context.output or settings.output_dir / task_id / "reel.mp4"
+    renditions: dict[str, Path] = {}
+    for i, (aspect, rendered) in enumerate(zip(aspects, results, strict=True)):
+        stored = run(
+            publish,
+            result=rendered,
+            target=main_target if i == 0 else aspect_target(main_target, aspect),
+            # the user's own path is theirs to overwrite; a run's output belongs to whichever
+            # attempt finished first (a later one renders the same bytes)
+            replace=context.output is not None,
+        )
+        renditions[aspect] = Path(stored["video"])
+        if i == 0:
+            main_stored = stored
+    progress.milestone("stored", main_stored["video"])
     return ReelOutput(
         task_id=task_id,
-        video=Path(stored["video"]),
-        poster=Path(stored["poster"]),
+        video=Path(main_stored["video"]),
+        poster=Path(main_stored["poster"]),
         duration_s=result.duration_s,
         size_bytes=result.size_bytes,
         encoder=result.encoder,
         words=len(words),
         timing_method=words.method,
         music_preset=music.preset,
+        renditions=renditions,
     )
+
+
+def aspect_target(main: Path, aspect: str) -> Path:
+    """Where the video of a further aspect goes: beside the main one (``reel-1x1.mp4``)."""
+    return main.with_name(f"{main.stem}-{aspect.replace(':', 'x')}{main.suffix}")
+
+
+class _SharedProgress:
+    """One progress bar for sibling renders: the mean of their fractions."""
+
+    def __init__(self, report: Callable[[float], None], count: int) -> None:
+        self._report = report
+        self._fractions = [0.0] * count
+
+    def callback(self, index: int) -> Callable[[float], None]:
+        def update(fraction: float) -> None:
+            self._fractions[index] = fraction
+            self._report(sum(self._fractions) / len(self._fractions))
+
+        return update

@@ -10,7 +10,14 @@ import copy
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from reelflow.engine.errors import InputError
@@ -20,6 +27,7 @@ from reelflow.models import (
     EffectsSpec,
     MusicSpec,
     ReelSpec,
+    check_platform_aspects,
     describe_validation_error,
 )
 from reelflow.presets import CAPTION_ANIMATION_DEFAULTS, DrawnBackgroundKind, RenderMusicChoice
@@ -41,6 +49,7 @@ MusicPreset = _annotation(MusicSpec, "preset")
 Animation = _annotation(CaptionSpec, "animation")
 EffectsPreset = _annotation(EffectsSpec, "preset")
 Quality = _annotation(ReelSpec, "quality")
+Aspect = _annotation(ReelSpec, "aspect")
 Platform = _annotation(ReelSpec, "platform")
 
 
@@ -73,11 +82,18 @@ class ProjectStyle(_Input):
     captions: CaptionSpec = Field(default_factory=CaptionSpec)
     effects: EffectsSpec = Field(default_factory=EffectsSpec)
     quality: Quality = _like(ReelSpec, "quality")
+    aspect: Aspect = _like(ReelSpec, "aspect")
+    aspects: list[Aspect] | None = _like(ReelSpec, "aspects")
     platform: Platform = _like(ReelSpec, "platform")
     music_volume: float = _like(MusicSpec, "volume")
     auto_duck: bool = _like(MusicSpec, "auto_duck")
     voice: str = _like(ReelSpec, "voice")
     speaking_rate_wpm: int = _like(ReelSpec, "speaking_rate_wpm")
+
+    @model_validator(mode="after")
+    def _check_aspects(self) -> ProjectStyle:
+        check_platform_aspects(self.platform, self.aspect, self.aspects)
+        return self
 
 
 class ProjectInput(_Input):

@@ -53,6 +53,9 @@ def build_spec(
             else style.effects.model_dump(exclude_none=True)
         ),
         "quality": render.quality or style.quality,
+        # several aspects replace the one (giving both is refused unless they agree)
+        "aspect": style.aspect if style.aspects is None else None,
+        "aspects": style.aspects,
         "platform": render.platform or style.platform,
         "voice": style.voice,
         "speaking_rate_wpm": style.speaking_rate_wpm,

@@ -18,7 +18,7 @@ from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
 from reelflow.engine.timing import WordTimings
 from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec
-from reelflow.presets import PLATFORM_PRESETS, QUALITY_PRESETS
+from reelflow.presets import ASPECT_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
 from reelflow.tasks.step import step
 
 
@@ -39,18 +39,20 @@ def build_captions(
     spec: CaptionSpec,
     quality: str,
     platform: str,
+    aspect: str,
     duration_s: float,
     out_dir: Path,
 ) -> Path:
-    """Write the animated ASS captions for the output size and the platform's safe zone."""
-    q = QUALITY_PRESETS[quality]
+    """Write the animated ASS captions for the output size and the platform's safe zone, both
+    in the reel's aspect."""
+    width, height = ASPECT_PRESETS[aspect].size(QUALITY_PRESETS[quality])
     return write_captions(
         words,
         spec.to_style(),
         out_dir / "captions.ass",
-        width=q.width,
-        height=q.height,
-        safe_zone=PLATFORM_PRESETS[platform].safe_zone,
+        width=width,
+        height=height,
+        safe_zone=PLATFORM_PRESETS[platform].safe_zone_for(aspect),
         duration_s=duration_s,
     )
 
@@ -77,6 +79,7 @@ def render_reel(
     captions: Path | None,
     quality: str,
     platform: str,
+    aspect: str,
     encoder: str,
     allow_gpu: bool,
     max_file_size_mb: float | None,
@@ -92,6 +95,7 @@ def render_reel(
         camera=camera,
         quality=QUALITY_PRESETS[quality],
         platform=PLATFORM_PRESETS[platform],
+        aspect=ASPECT_PRESETS[aspect],
         captions_path=captions,
         encoder=encoder,
         allow_gpu=allow_gpu,

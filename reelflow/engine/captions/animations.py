@@ -40,7 +40,7 @@ class CaptionLook:
     primary: str
     highlight: str
     settings: dict[str, float]
-    scale: float  # output width / 1080
+    scale: float  # output short side / 1080
     size_px: float
     family: str
 

@@ -35,7 +35,7 @@ __all__ = ["build_captions", "fonts_dir", "group_words", "write_captions"]
 LEAD_S = 0.05  # a caption appears this much before its first word is heard
 HOLD_S = 0.4  # and stays up to this much after its last word, unless the next one starts
 PAUSE_S = 0.6  # a silence longer than this starts a new caption
-REFERENCE_WIDTH = 1080  # style sizes are in pixels at this output width
+REFERENCE_WIDTH = 1080  # style sizes are in pixels at this short side (the width at 9:16)
 _SENTENCE_END = re.compile(r"[.!?…؟。！？][\"'”’»)\]]*$")
 _ASS_SPECIAL = str.maketrans({"{": "(", "}": ")", "\\": "/"})
 _HEX = re.compile(r"^#?([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})$")
@@ -63,7 +63,8 @@ def build_captions(
     if width <= 0 or height <= 0 or not math.isfinite(duration_s) or duration_s < 0:
         raise InputError(f"bad output geometry {width}x{height}, {duration_s} s")
     settings = style.animation_settings()
-    scale = width / REFERENCE_WIDTH
+    # Scaled by the short side, so a landscape reel's captions are as tall as a vertical one's.
+    scale = min(width, height) / REFERENCE_WIDTH
     base = resolve_font(style.font)
     look = CaptionLook(
         _ass_colour(style.colours.primary),

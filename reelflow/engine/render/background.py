@@ -1,8 +1,9 @@
 """The reel's background as an ffmpeg-python video stream: colour, gradient, images or videos.
 
-Images and videos are centre-cropped to 9:16; a still image is decoded and scaled once and then
-looped as a frame; several files are played in order and the sequence repeats to fill the reel.
-Streams come out at the reel's frame rate and exact duration, 9:16, but not necessarily at the
+Images and videos are centre-cropped to the output's aspect; a still image is decoded and
+scaled once and then looped as a frame; several files are played in order and the sequence
+repeats to fill the reel.
+Streams come out at the reel's frame rate, exact duration and aspect, but not necessarily at the
 output size: the camera step (``zoompan``) or a final ``scale`` brings them there, so a gradient
 can be drawn at a quarter of the size and a video keeps its own pixels until the one scale.
 """
@@ -44,7 +45,7 @@ def check_background(bg: Background) -> None:
 
 
 def background_stream(bg: Background, *, width: int, height: int, fps: int, duration_s: float):
-    """A 9:16 video stream of `duration_s` at `fps` frames per second."""
+    """A `width`:`height` video stream of `duration_s` at `fps` frames per second."""
     if bg.kind == "color":
         colour = bg.colors[0].lstrip("#")
         source = f"color=c=0x{colour}:s={width}x{height}:r={fps}:d={duration_s:.3f}"
@@ -106,7 +107,8 @@ def _images(files, *, width, height, fps, duration_s):
 
 
 def _videos(files, *, width, height, fps, duration_s):
-    crop = ("min(iw,ih*9/16)", "min(ih,iw*16/9)")
+    # Centre crop to the output's shape, at the source's own resolution.
+    crop = (f"min(iw,ih*{width}/{height})", f"min(ih,iw*{height}/{width})")
     if len(files) == 1:
         # One clip: loop it at the demuxer and leave scaling to the camera step or final scale.
         clip = ffm.input(os.fspath(files[0]), stream_loop=-1, t=f"{duration_s:.3f}").video

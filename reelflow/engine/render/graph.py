@@ -23,7 +23,13 @@ from reelflow.engine.render.background import Background, background_stream
 from reelflow.engine.render.effects import CameraMotion, zoompan_args
 from reelflow.engine.render.encoding import EncoderChoice, choose_encoder, video_codec_args
 from reelflow.engine.render.mix import MixPlan
-from reelflow.presets import EncoderName, PlatformPreset, QualityPreset
+from reelflow.presets import (
+    ASPECT_PRESETS,
+    AspectPreset,
+    EncoderName,
+    PlatformPreset,
+    QualityPreset,
+)
 
 MAX_SIZE_ATTEMPTS = 3
 
@@ -38,6 +44,7 @@ class RenderJob:
     quality: QualityPreset
     platform: PlatformPreset
     captions_path: Path | None = None
+    aspect: AspectPreset = ASPECT_PRESETS["9:16"]
     encoder: EncoderName = "auto"
     allow_gpu: bool = True
     max_file_size_mb: float | None = None
@@ -48,6 +55,11 @@ class RenderJob:
     @property
     def duration_s(self) -> float:
         return self.mix.duration_s
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the output: the quality's size in the job's aspect."""
+        return self.aspect.size(self.quality)
 
     @property
     def size_cap_bytes(self) -> int:
@@ -172,12 +184,13 @@ def build_command(
 ) -> list[str]:
     """The ffmpeg arguments (without the binary) of the single render pass."""
     q = job.quality
-    video = background_stream(job.background, width=q.width, height=q.height, fps=q.fps,
+    width, height = job.size
+    video = background_stream(job.background, width=width, height=height, fps=q.fps,
                               duration_s=job.duration_s)  # fmt: skip
     if job.camera.is_static or job.background.kind == "color":
-        video = video.filter("scale", q.width, q.height)
+        video = video.filter("scale", width, height)
     else:
-        motion = zoompan_args(job.camera, width=q.width, height=q.height, fps=q.fps)
+        motion = zoompan_args(job.camera, width=width, height=height, fps=q.fps)
         video = video.filter("zoompan", **motion)
     if job.captions_path is not None:
         video = video.filter(
