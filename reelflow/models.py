@@ -31,7 +31,9 @@ from reelflow.presets import (
     ASPECT_PRESETS,
     BACKGROUND_TYPES,
     CAPTION_ANIMATION_DEFAULTS,
+    CAPTION_LOOKS,
     EFFECTS_PRESETS,
+    EMPHASIS_MODES,
     PLATFORM_PRESETS,
     QUALITY_PRESETS,
     AspectName,
@@ -39,11 +41,13 @@ from reelflow.presets import (
     CaptionAnimation,
     CaptionColourName,
     CaptionColours,
+    CaptionLookName,
     CaptionPosition,
     CaptionStyle,
     Easing,
     EffectsName,
     EffectsPreset,
+    EmphasisMode,
     EncoderName,
     MusicChoice,
     PlatformName,
@@ -118,8 +122,10 @@ class MusicSpec(_Model):
 
 
 class CaptionSpec(_Model):
-    """How the words appear on screen."""
+    """How the words appear on screen: a named look (`style`) whose choices any field given
+    beside it overrides."""
 
+    style: CaptionLookName = Field(default="clean", description="A named caption look.")
     animation: CaptionAnimation = "highlight"
     words_per_caption: int = Field(default=3, ge=1, le=8)
     font: str = Field(default="Noto Sans", min_length=1, max_length=80)
@@ -127,6 +133,37 @@ class CaptionSpec(_Model):
     colours: dict[CaptionColourName, Colour] = Field(default_factory=dict)
     position: CaptionPosition = "bottom"
     settings: dict[str, float] = Field(default_factory=dict)
+    emphasis: EmphasisMode | list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default="none",
+        description="auto: the words that carry the sentence; or the words to emphasise.",
+    )
+
+    @field_validator("emphasis", mode="before")
+    @classmethod
+    def _emphasis(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in EMPHASIS_MODES:
+            modes = ", ".join(EMPHASIS_MODES)
+            raise ValueError(f"{value!r} is not one of {modes} (or a list of words)")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _look_defaults(cls, data: Any) -> Any:
+        # The look supplies every field it decides that the caller did not give, so a stored
+        # (fully dumped) caption spec parses back to the same look.
+        if not isinstance(data, dict):
+            return data
+        look = CAPTION_LOOKS.get(data.get("style", "clean"))
+        if look is None:
+            return data  # the field validator names the bad style
+        defaults = {
+            "animation": look.animation,
+            "size": look.size_px,
+            "position": look.position,
+            "words_per_caption": look.words_per_caption,
+            "emphasis": look.emphasis,
+        }
+        return {**defaults, **data}
 
     @model_validator(mode="after")
     def _check_settings(self) -> CaptionSpec:
@@ -143,15 +180,24 @@ class CaptionSpec(_Model):
         return self
 
     def to_style(self) -> CaptionStyle:
-        """The engine's view of this spec."""
+        """The engine's view of this spec: the look, then this spec's own choices over it."""
+        look = CAPTION_LOOKS[self.style]
+        # The look's animation settings hold only while its animation is the one used.
+        settings = dict(look.settings) if self.animation == look.animation else {}
+        emphasis = self.emphasis if isinstance(self.emphasis, str) else tuple(self.emphasis)
         return CaptionStyle(
             animation=self.animation,
             words_per_caption=self.words_per_caption,
             font=self.font,
             size_px=self.size,
-            colours=CaptionColours(**self.colours),
+            colours=CaptionColours(**{**look.colours, **self.colours}),
+            outline_px=look.outline_px,
+            shadow_px=look.shadow_px,
             position=self.position,
-            settings=dict(self.settings),
+            settings={**settings, **self.settings},
+            upper=look.upper,
+            box=look.box,
+            emphasis=emphasis,
         )
 
 
@@ -357,7 +403,12 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
     """One line per problem, each starting with the dotted field name."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        # (function-... and union member names like list[str] are pydantic's, not fields)
+        loc = ".".join(
+            str(part)
+            for part in err["loc"]
+            if not str(part).startswith("function-") and "[" not in str(part)
+        )
         message = _message(err)
         if loc and not message.startswith(f"{loc}:"):
             lines.append(f"{loc}: {message}")

@@ -261,6 +261,7 @@ CAPTION_ANIMATIONS: dict[str, str] = {
     "bounce": "each word pops in with an overshoot as it is spoken",
     "fade": "each word fades in as it is spoken",
     "highlight": "the whole line shows; the spoken word is coloured and enlarged",
+    "karaoke": "the whole line shows; a colour sweeps through each word as it is spoken",
 }
 
 # Default settings of each animation; a spec's `captions.settings` overrides any of these keys.
@@ -270,6 +271,7 @@ CAPTION_ANIMATION_DEFAULTS: dict[str, dict[str, float]] = {
     "bounce": {"height": 24.0, "overshoot": 1.2, "duration": 0.25},
     "fade": {"fade_in": 0.15, "fade_out": 0.15},
     "highlight": {"scale": 1.15, "transition": 0.06},
+    "karaoke": {"scale": 1.0},
 }
 
 CAPTION_POSITIONS: dict[str, str] = {
@@ -287,6 +289,15 @@ class CaptionColours:
     highlight: str = "#FFD400"
     outline: str = "#000000"
     shadow: str = "#000000"
+    emphasis: str = "#00D1FF"  # the words that carry the sentence (`captions.emphasis`)
+    box: str = "#FF2D95"  # behind the spoken word, in looks with a box
+
+
+# Which words of a caption get the emphasis colour; a spec may also list the words itself.
+EMPHASIS_MODES: dict[str, str] = {
+    "auto": "numbers, names and long content words in the emphasis colour",
+    "none": "no word emphasised",
+}
 
 
 @dataclass(frozen=True)
@@ -303,10 +314,64 @@ class CaptionStyle:
     position: CaptionPosition = "bottom"
     max_lines: int = 2
     settings: dict[str, float] = field(default_factory=dict)
+    upper: bool = False  # upper-case every word
+    box: bool = False  # a rounded box in `colours.box` behind the spoken word
+    emphasis: EmphasisMode | tuple[str, ...] = "none"  # a mode, or the words to emphasise
 
     def animation_settings(self) -> dict[str, float]:
         """Defaults of this animation overridden by the style's own settings."""
         return {**CAPTION_ANIMATION_DEFAULTS[self.animation], **self.settings}
+
+
+@dataclass(frozen=True)
+class CaptionLookPreset:
+    """A named caption look (`captions.style`): the defaults of the caption fields it sets,
+    plus what only a look decides (case, box, outline weight, colours)."""
+
+    name: str
+    description: str
+    animation: CaptionAnimation
+    size_px: int
+    position: CaptionPosition
+    words_per_caption: int
+    emphasis: EmphasisMode
+    outline_px: float = 5.0
+    shadow_px: float = 2.0
+    upper: bool = False
+    box: bool = False
+    colours: dict[str, str] = field(default_factory=dict)  # over `CaptionColours` defaults
+    settings: dict[str, float] = field(default_factory=dict)  # over the animation's defaults
+
+
+CAPTION_LOOKS: dict[str, CaptionLookPreset] = {
+    look.name: look
+    for look in (
+        CaptionLookPreset(
+            "clean", "white words, the spoken one yellow and a little larger",
+            "highlight", 96, "bottom", 3, "none",
+        ),
+        CaptionLookPreset(
+            "bold", "upper case, heavy outline; the spoken word pops larger in an accent colour",
+            "highlight", 104, "center", 2, "auto", outline_px=9.0, shadow_px=3.0, upper=True,
+            colours={"highlight": "#3CFF00"}, settings={"scale": 1.3, "transition": 0.05},
+        ),
+        CaptionLookPreset(
+            "boxed", "the spoken word on a rounded box behind it",
+            "highlight", 92, "bottom", 3, "auto", outline_px=0.0, shadow_px=0.0, box=True,
+            colours={"highlight": "#FFFFFF", "emphasis": "#FFE14D"},
+            settings={"scale": 1.0, "transition": 0.04},
+        ),
+        CaptionLookPreset(
+            "karaoke", "a colour sweep through each word as it is spoken",
+            "karaoke", 96, "bottom", 4, "auto", colours={"highlight": "#00E5FF",
+                                                         "emphasis": "#FFD400"},
+        ),
+        CaptionLookPreset(
+            "minimal", "small words in the lower third, fading in and out",
+            "fade", 60, "bottom", 5, "none", outline_px=2.0, shadow_px=0.0,
+        ),
+    )
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -361,6 +426,8 @@ EffectsName = names_of(EFFECTS_PRESETS)
 Easing = names_of(EASINGS)
 CaptionAnimation = names_of(CAPTION_ANIMATIONS)
 CaptionPosition = names_of(CAPTION_POSITIONS)
+CaptionLookName = names_of(CAPTION_LOOKS)
+EmphasisMode = names_of(EMPHASIS_MODES)
 CaptionColourName = names_of(CAPTION_COLOUR_DEFAULTS)
 BackgroundKind = names_of(BACKGROUND_TYPES)
 DrawnBackgroundKind = names_of(DRAWN_BACKGROUNDS)
@@ -373,6 +440,8 @@ OPTION_TABLES: dict[str, Mapping[str, Any]] = {
     "music.preset": MUSIC_CHOICES,
     "captions.animation": CAPTION_ANIMATIONS,
     "captions.position": CAPTION_POSITIONS,
+    "captions.style": CAPTION_LOOKS,
+    "captions.emphasis": EMPHASIS_MODES,
     "effects.preset": EFFECTS_PRESETS,
     "effects.easing": EASINGS,
     "word_timings.method": TIMING_METHODS,

@@ -23,6 +23,8 @@ from reelflow.engine.captions.animations import (
     TimedCaption,
     to_cs,
 )
+from reelflow.engine.captions.boxes import BOX_PAD_X, box_events
+from reelflow.engine.captions.emphasis import emphasised
 from reelflow.engine.captions.fonts import fonts_dir, resolve_font
 from reelflow.engine.captions.layout import Box, CaptionLayout, LayoutRules, layout_words
 from reelflow.engine.errors import InputError
@@ -73,22 +75,36 @@ def build_captions(
         scale,
         style.size_px * scale,
         base.family,
+        _ass_colour(style.colours.emphasis),
     )
     subs = _new_file(style, look, width, height)
     limit_cs = math.floor(duration_s * 100 + 1e-6)
     timed = [w for w in words.words if to_cs(w.start_s) < limit_cs]
+    # Emphasis is decided over the whole text: `auto` needs to see where sentences start.
+    flags = emphasised([w.word for w in timed], style.emphasis)
     rules = _layout_rules(style, settings, _safe_box(safe_zone, width, height), scale)
     pieces: list[tuple[Sequence[WordTiming], CaptionLayout]] = []
     for group in group_words(timed, max_words=style.words_per_caption):
-        texts = [w.word.translate(_ASS_SPECIAL) for w in group]
+        texts = [_display_text(w.word, style) for w in group]
         offset = 0
         for layout in layout_words(texts, base, look.size_px, rules):
             pieces.append((group[offset : offset + len(layout.words)], layout))
             offset += len(layout.words)
     animate = ANIMATIONS[style.animation]
-    for caption in _schedule(pieces, limit_cs):
-        subs.events.extend(e for e in animate(caption, look) if e.end > e.start)
+    box_colour = _ass_colour(style.colours.box)
+    for caption in _schedule(pieces, limit_cs, flags):
+        events = [e for e in animate(caption, look) if e.end > e.start]
+        if style.box:
+            for event in events:
+                event.layer += 1  # the boxes go underneath
+            events += box_events(caption, box_colour, scale=rules.grow)
+        subs.events.extend(events)
     return subs
+
+
+def _display_text(word: str, style: CaptionStyle) -> str:
+    text = word.translate(_ASS_SPECIAL)
+    return text.upper() if style.upper else text
 
 
 def write_captions(
@@ -132,7 +148,9 @@ def group_words(
 
 
 def _schedule(
-    pieces: Sequence[tuple[Sequence[WordTiming], CaptionLayout]], limit_cs: int
+    pieces: Sequence[tuple[Sequence[WordTiming], CaptionLayout]],
+    limit_cs: int,
+    flags: Sequence[bool],
 ) -> Iterator[TimedCaption]:
     """Caption times: a short lead and hold, never overlapping each other or past the end."""
     prev_end = 0
@@ -143,7 +161,9 @@ def _schedule(
         end = min(to_cs(words[-1].end_s + HOLD_S), next_cs, limit_cs)
         end = min(max(end, starts[-1] + 1), limit_cs)  # degenerate timings: show it 1 cs
         ends = [min(max(to_cs(w.end_s), s + 1), end) for w, s in zip(words, starts, strict=True)]
-        yield TimedCaption(layout, tuple(starts), tuple(ends), start, end)
+        # pieces cover the words in order, so each takes the next flags
+        emphasis, flags = tuple(flags[: len(words)]), flags[len(words) :]
+        yield TimedCaption(layout, tuple(starts), tuple(ends), start, end, emphasis)
         prev_end = end
 
 
@@ -185,6 +205,9 @@ def _layout_rules(
     elif style.animation == "wave":
         rise = sink = settings["amplitude"] * scale
     pad = (style.outline_px + style.shadow_px) * scale
+    if style.box:
+        # the box reaches past the letters by its padding (see boxes.py)
+        pad = max(pad, BOX_PAD_X * style.size_px * scale * max(1.0, grow))
     return LayoutRules(safe, style.position, style.max_lines, pad, max(1.0, grow), rise, sink)
 
 
