@@ -242,6 +242,21 @@ class WordTimingsSpec(_Model):
     words: list[WordTimingSpec] = Field(max_length=20_000)
 
 
+class TitleSpec(_Model):
+    """A hook title card over the reel's opening seconds."""
+
+    text: str = Field(min_length=1, max_length=120)
+    duration_s: float = Field(default=2.5, ge=0.5, le=10.0)
+
+    @field_validator("text")
+    @classmethod
+    def _words(cls, value: str) -> str:
+        text = " ".join(value.split())
+        if not text:
+            raise ValueError("must not be blank")
+        return text
+
+
 class ReelSpec(_Model):
     """Everything that defines one reel. A reel is a pure function of its spec and input files."""
 
@@ -261,6 +276,10 @@ class ReelSpec(_Model):
         description="Several shapes at once: one video each, sharing every step before render.",
     )
     platform: PlatformName = "instagram"
+    title: TitleSpec | None = Field(default=None, description="Hook title card at the start.")
+    progress_bar: bool = Field(
+        default=False, description="A thin bar along the top edge filling for the reel's length."
+    )
     encoder: EncoderName = "auto"
     max_file_size_mb: float | None = Field(
         default=None, gt=0, description="Tighter size cap than the platform's, e.g. for messaging."
@@ -315,6 +334,11 @@ class ReelSpec(_Model):
     def text(self) -> str:
         """The words on screen: the transcript, or the script when no transcript is given."""
         return self.transcript or self.script or ""
+
+    @property
+    def progress_bar_colour(self) -> str | None:
+        """The bar's colour (the caption look's highlight), or None without a bar."""
+        return self.captions.to_style().colours.highlight if self.progress_bar else None
 
     @property
     def quality_preset(self):

@@ -170,6 +170,8 @@ def reel_dag(
             quality=spec.quality,
             platform=spec.platform,
             aspect=aspect,
+            title=spec.title,
+            progress_bar_colour=spec.progress_bar_colour,
             encoder=spec.encoder,
             allow_gpu=settings.enable_gpu_acceleration,
             max_file_size_mb=spec.max_file_size_mb,

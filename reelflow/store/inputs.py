@@ -27,6 +27,7 @@ from reelflow.models import (
     EffectsSpec,
     MusicSpec,
     ReelSpec,
+    TitleSpec,
     check_platform_aspects,
     describe_validation_error,
 )
@@ -84,6 +85,8 @@ class ProjectStyle(_Input):
     quality: Quality = _like(ReelSpec, "quality")
     aspect: Aspect = _like(ReelSpec, "aspect")
     aspects: list[Aspect] | None = _like(ReelSpec, "aspects")
+    title: TitleSpec | None = _like(ReelSpec, "title")
+    progress_bar: bool = _like(ReelSpec, "progress_bar")
     platform: Platform = _like(ReelSpec, "platform")
     music_volume: float = _like(MusicSpec, "volume")
     auto_duck: bool = _like(MusicSpec, "auto_duck")

@@ -57,6 +57,8 @@ def build_spec(
         "aspect": style.aspect if style.aspects is None else None,
         "aspects": style.aspects,
         "platform": render.platform or style.platform,
+        "title": style.title.model_dump() if style.title is not None else None,
+        "progress_bar": style.progress_bar,
         "voice": style.voice,
         "speaking_rate_wpm": style.speaking_rate_wpm,
         "word_timings": _timings(project),

@@ -16,8 +16,9 @@ from reelflow.engine.render import graph
 from reelflow.engine.render.background import Background
 from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
+from reelflow.engine.render.overlays import TitleCard
 from reelflow.engine.timing import WordTimings
-from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec
+from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec, TitleSpec
 from reelflow.presets import ASPECT_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
 from reelflow.tasks.step import step
 
@@ -80,6 +81,8 @@ def render_reel(
     quality: str,
     platform: str,
     aspect: str,
+    title: TitleSpec | None = None,
+    progress_bar_colour: str | None = None,
     encoder: str,
     allow_gpu: bool,
     max_file_size_mb: float | None,
@@ -96,6 +99,8 @@ def render_reel(
         quality=QUALITY_PRESETS[quality],
         platform=PLATFORM_PRESETS[platform],
         aspect=ASPECT_PRESETS[aspect],
+        title=TitleCard(title.text, title.duration_s) if title is not None else None,
+        progress_bar_colour=progress_bar_colour,
         captions_path=captions,
         encoder=encoder,
         allow_gpu=allow_gpu,

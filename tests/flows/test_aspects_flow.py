@@ -19,6 +19,8 @@ def test_several_aspects_share_every_upstream_step(tmp_path):
             "music": {"preset": "chill"},
             "quality": "low",
             "aspects": ["9:16", "1:1", "16:9"],
+            "title": {"text": "Two shapes", "duration_s": 1.0},
+            "progress_bar": True,
         }
     )
     out = tmp_path / "out" / "reel.mp4"
@@ -33,6 +35,10 @@ def test_several_aspects_share_every_upstream_step(tmp_path):
         assert abs(info.duration_s - result.duration_s) <= 0.1
         # each rendition carries the same mix
         assert mediatools.decode_audio(path).size > 0
+        # and the progress bar (the look's yellow) is along its top edge, half full mid-reel
+        row = mediatools.rgb_frame_at(path, result.duration_s / 2)[1].astype(int)
+        yellow = (row[:, 0] > 180) & (row[:, 1] > 150) & (row[:, 2] < 90)
+        assert abs(yellow.sum() / sizes[aspect][0] - 0.5) < 0.08
     keys = {d.name: len(list(d.iterdir())) for d in settings.cache_dir.iterdir()}
     per_aspect = {"build-captions", "render-reel"}
     assert {k: n for k, n in keys.items() if k in per_aspect} == dict.fromkeys(per_aspect, 3)
