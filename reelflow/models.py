@@ -38,6 +38,7 @@ from reelflow.presets import (
     QUALITY_PRESETS,
     AspectName,
     BackgroundKind,
+    BackgroundTransition,
     CaptionAnimation,
     CaptionColourName,
     CaptionColours,
@@ -92,7 +93,12 @@ class BackgroundSpec(_Model):
     """What the reel is drawn on. Images and videos are scaled and centre-cropped to 9:16."""
 
     type: BackgroundKind = "gradient"
-    colors: list[Colour] = Field(default_factory=lambda: ["#0F2027", "#2C5364"], max_length=8)
+    colors: list[Colour] = Field(
+        default_factory=lambda: ["#0F2027", "#2C5364", "#4B2C6F", "#0E4D64"], max_length=8
+    )
+    transition: BackgroundTransition = Field(
+        default="fade", description="Between background files, on the music's downbeats."
+    )
     path: Path | None = None
     paths: list[Path] = Field(default_factory=list, max_length=50)
 

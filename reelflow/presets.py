@@ -387,11 +387,38 @@ BACKGROUND_TYPES: dict[str, BackgroundType] = {
     b.name: b
     for b in (
         BackgroundType("color", "one solid colour", needs_files=False),
-        BackgroundType("gradient", "a slowly turning blend of the colours", needs_files=False),
-        BackgroundType("image", "still images, centre-cropped to the aspect", needs_files=True),
-        BackgroundType("video", "video clips played in order, looped to fill", needs_files=True),
+        BackgroundType(
+            "gradient", "a blend of the colours drifting across the frame", needs_files=False
+        ),
+        BackgroundType(
+            "image", "still images with a slow Ken Burns move, cut on downbeats", needs_files=True
+        ),
+        BackgroundType(
+            "video", "video clips in order, looped to fill, cut on downbeats", needs_files=True
+        ),
     )
 }
+
+
+@dataclass(frozen=True)
+class TransitionPreset:
+    """How one background clip gives way to the next, on a downbeat of the music."""
+
+    name: str
+    xfade: str  # ffmpeg's xfade transition; "" for a hard cut
+    description: str
+
+
+BACKGROUND_TRANSITIONS: dict[str, TransitionPreset] = {
+    t.name: t
+    for t in (
+        TransitionPreset("cut", "", "a hard cut on the downbeat"),
+        TransitionPreset("fade", "fade", "a short cross-fade starting on the downbeat"),
+        TransitionPreset("slide", "slideleft", "the next clip slides in from the right"),
+        TransitionPreset("zoom", "zoomin", "the picture zooms into the next clip"),
+    )
+}
+
 # What a project without background uploads may ask for.
 DRAWN_BACKGROUNDS = {name: b for name, b in BACKGROUND_TYPES.items() if not b.needs_files}
 
@@ -430,6 +457,7 @@ CaptionLookName = names_of(CAPTION_LOOKS)
 EmphasisMode = names_of(EMPHASIS_MODES)
 CaptionColourName = names_of(CAPTION_COLOUR_DEFAULTS)
 BackgroundKind = names_of(BACKGROUND_TYPES)
+BackgroundTransition = names_of(BACKGROUND_TRANSITIONS)
 DrawnBackgroundKind = names_of(DRAWN_BACKGROUNDS)
 EncoderName = names_of(ENCODERS)
 TimingMethod = names_of(TIMING_METHODS)
@@ -437,6 +465,7 @@ TimingMethod = names_of(TIMING_METHODS)
 # The spec field (dotted, as in error messages) each option table names.
 OPTION_TABLES: dict[str, Mapping[str, Any]] = {
     "background.type": BACKGROUND_TYPES,
+    "background.transition": BACKGROUND_TRANSITIONS,
     "music.preset": MUSIC_CHOICES,
     "captions.animation": CAPTION_ANIMATIONS,
     "captions.position": CAPTION_POSITIONS,

@@ -69,6 +69,7 @@ RENDER_FIELDS = {
 }
 STYLE_FIELDS = {"captions.animation", "captions.position", "effects.preset", "effects.easing"}
 STYLE_FIELDS |= {"quality", "platform", "aspect", "captions.style", "captions.emphasis"}
+STYLE_FIELDS |= {"background.transition"}
 FORM_FIELDS = {"music.preset": "music_preset", "background.type": "background_type"}
 NOT_IN_API = {"encoder", "word_timings.method"}
 

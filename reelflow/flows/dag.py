@@ -98,7 +98,6 @@ def reel_dag(
         align_words, voice=voice, transcript=spec.text, known=spec.word_timings
     )
     analysis_later = run.submit(analyze_voice, voice=voice, transcript=spec.text)
-    background_later = run.submit(prepare_background, spec=spec.background)
     # Music waits for the voice analysis only when it must pick a preset to fit the voice.
     picks_preset = spec.music.preset == "auto" and spec.music.file is None
     music_later = run.submit(
@@ -120,6 +119,14 @@ def reel_dag(
         levels=levels_later,
         spec=spec.music,
         platform=spec.platform,
+    )
+    # Several background files are cut on the music's downbeats; one needs no music at all.
+    cuts_on_beats = len(spec.background.files) > 1
+    background_later = run.submit(
+        prepare_background,
+        spec=spec.background,
+        beats=beats_later if cuts_on_beats else None,
+        mix=mix_later if cuts_on_beats else None,
     )
     camera_later = run.submit(plan_effects, spec=spec.effects, beats=beats_later, mix=mix_later)
 

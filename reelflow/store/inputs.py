@@ -22,6 +22,7 @@ from pydantic.fields import FieldInfo
 
 from reelflow.engine.errors import InputError
 from reelflow.models import (
+    BackgroundSpec,
     CaptionSpec,
     Colour,
     EffectsSpec,
@@ -52,6 +53,7 @@ EffectsPreset = _annotation(EffectsSpec, "preset")
 Quality = _annotation(ReelSpec, "quality")
 Aspect = _annotation(ReelSpec, "aspect")
 Platform = _annotation(ReelSpec, "platform")
+BackgroundTransition = _annotation(BackgroundSpec, "transition")
 
 
 class _Input(BaseModel):
@@ -77,11 +79,18 @@ def as_input_error(exc: ValidationError) -> InputError:
     return InputError("; ".join([first, *lines[1:]]), field=field)
 
 
+class BackgroundStyle(_Input):
+    """How a project's background moves (its files or colours are the project's own fields)."""
+
+    transition: BackgroundTransition = _like(BackgroundSpec, "transition")
+
+
 class ProjectStyle(_Input):
     """A project's default look and sound; each render may override parts of it."""
 
     captions: CaptionSpec = Field(default_factory=CaptionSpec)
     effects: EffectsSpec = Field(default_factory=EffectsSpec)
+    background: BackgroundStyle = Field(default_factory=BackgroundStyle)
     quality: Quality = _like(ReelSpec, "quality")
     aspect: Aspect = _like(ReelSpec, "aspect")
     aspects: list[Aspect] | None = _like(ReelSpec, "aspects")

@@ -44,7 +44,7 @@ def build_spec(
         "voiceover": path(project.voice),
         "script": project.script,
         "transcript": project.transcript,
-        "background": _background(project, path),
+        "background": {**_background(project, path), **style.background.model_dump()},
         "music": _music(project, style, render, path),
         "captions": _captions(style, render),
         "effects": (

@@ -13,7 +13,7 @@ from reelflow.engine.captions.ass import write_captions
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.engine.music.analysis import MusicAnalysis
 from reelflow.engine.render import graph
-from reelflow.engine.render.background import Background
+from reelflow.engine.render.background import Background, plan_cuts
 from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
 from reelflow.engine.render.overlays import TitleCard
@@ -24,13 +24,23 @@ from reelflow.tasks.step import step
 
 
 @step("prepare-background")
-def prepare_background(*, spec: BackgroundSpec) -> Background:
-    """The engine's description of the background (its files keyed by their bytes).
+def prepare_background(
+    *, spec: BackgroundSpec, beats: MusicAnalysis | None = None, mix: MixPlan | None = None
+) -> Background:
+    """The engine's description of the background (its files keyed by their bytes), with
+    several files cut on the music's bar downbeats as they fall in the reel.
 
     Its files were probed by `check-inputs`, which every run of the DAG starts with; probing
     them again here cost a second ffmpeg pass per file on the reel's busiest second.
     """
-    return Background(kind=spec.type, colors=tuple(spec.colors), files=tuple(spec.files))
+    files = tuple(spec.files)
+    cuts: tuple[float, ...] = ()
+    if len(files) > 1 and mix is not None:
+        shift = mix.music_start_s
+        downbeats = tuple(b - shift for b in beats.strong_beat_times_s) if beats else ()
+        cuts = plan_cuts(len(files), mix.duration_s, downbeats)
+    return Background(kind=spec.type, colors=tuple(spec.colors), files=files,
+                      transition=spec.transition, cuts_s=cuts)  # fmt: skip
 
 
 @step("build-captions")
