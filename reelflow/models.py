@@ -293,7 +293,11 @@ class ReelSpec(_Model):
     word_timings: WordTimingsSpec | None = Field(
         default=None, description="Known (e.g. hand-corrected) timings, one per transcript word."
     )
-    voice: str = Field(default="en-us", pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+    voice: str = Field(
+        default="en-us",
+        pattern=r"^((espeak|piper):)?[a-z]{2,3}(-[a-z0-9]{2,8})*$",
+        description="A language (espeak-ng), espeak:<language> or piper:<installed voice>.",
+    )
     speaking_rate_wpm: int = Field(default=165, ge=80, le=400)
 
     @field_validator("script", "transcript")
