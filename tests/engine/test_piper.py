@@ -53,3 +53,24 @@ def test_a_piper_reel_has_a_timing_for_every_word(tmp_path):
     result = run_reel(spec, RunContext(output=tmp_path / "reel.mp4"), settings=settings)
     assert result.words == len(SCRIPT.split())
     assert result.timing_method == "aligned"  # every word found by the aligner, none estimated
+
+
+def test_aligning_joe_matches_pipers_own_phoneme_durations():
+    """Median word-start error of the aligner on Piper's audio, against the word starts Piper's
+    phoneme durations give (bench/piper_voice.py prints the same figure)."""
+    import soxr
+    from piper import PiperVoice
+
+    from bench.piper_voice import TEXT, reference_starts
+    from reelflow.engine.alignment.align import align
+
+    files = installed_voices()["joe"]
+    voice = PiperVoice.load(files.model, config_path=files.config, include_alignments=True)
+    chunks = list(voice.synthesize(TEXT, include_alignments=True))
+    rate = chunks[0].sample_rate
+    audio = np.concatenate([c.audio_float_array for c in chunks])
+    words = align(soxr.resample(audio, rate, 16_000), 16_000, TEXT)
+    reference = reference_starts(chunks)
+    assert len(reference) == len(words) and all(w.end_s > w.start_s for w in words.words)
+    errors = [abs(w.start_s - r) for w, r in zip(words.words, reference, strict=True)]
+    assert np.median(errors) <= 0.020
