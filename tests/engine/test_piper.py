@@ -33,7 +33,10 @@ def test_joe_ships_in_a_wheel_and_speaks():
 def test_voice_names_resolve_and_refuse_unknown_ones():
     assert voices.resolve("piper:joe") == voices.VoiceChoice("piper", "joe")
     assert voices.resolve("espeak:en-us") == voices.VoiceChoice("espeak", "en-us")
-    assert voices.resolve("de").engine == "espeak"
+    assert voices.resolve("de") == voices.VoiceChoice("espeak", "de")
+    assert voices.resolve("en-gb").engine == "espeak"
+    # English, the spec's default, is the neural voice
+    assert voices.resolve(parse_spec({"script": "hi"}).voice) == voices.VoiceChoice("piper", "joe")
     assert parse_spec({"script": "hi", "voice": "piper:joe"}).voice == "piper:joe"
     with pytest.raises(InputError) as err:
         synthesize_piper("hi", voice="nobody")
@@ -46,10 +49,9 @@ def test_cli_lists_installed_voices():
     assert "piper:joe" in result.stdout and "espeak:en-us" in result.stdout
 
 
-def test_a_piper_reel_has_a_timing_for_every_word(tmp_path):
+def test_a_default_english_reel_is_neural_with_a_timing_for_every_word(tmp_path):
     settings = Settings(data_dir=tmp_path / "data", enable_gpu_acceleration=False)
-    spec = parse_spec({"script": SCRIPT, "voice": "piper:joe", "music": {"preset": "none"},
-                       "quality": "low"})  # fmt: skip
+    spec = parse_spec({"script": SCRIPT, "music": {"preset": "none"}, "quality": "low"})
     result = run_reel(spec, RunContext(output=tmp_path / "reel.mp4"), settings=settings)
     assert result.words == len(SCRIPT.split())
     assert result.timing_method == "aligned"  # every word found by the aligner, none estimated

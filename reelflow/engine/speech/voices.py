@@ -1,7 +1,8 @@
 """Which synthesiser speaks a spec's `voice`, and what voices are installed.
 
-``piper:<name>`` picks an installed Piper (neural) voice, ``espeak:<language>`` espeak-ng; a
-plain language code (``en-us``) is espeak-ng's voice for that language.
+``piper:<name>`` picks an installed Piper (neural) voice, ``espeak:<language>`` espeak-ng. A
+plain language code (``en-us``, the spec's default) is the installed neural voice speaking that
+language when there is one (English: joe), else espeak-ng's voice for it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ def resolve(voice: str) -> VoiceChoice:
     engine, sep, name = voice.partition(":")
     if sep and engine in ENGINES:
         return VoiceChoice(engine, name)
+    if piper.piper_available():
+        for neural in piper.installed_voices().values():
+            if voice in (neural.language, neural.language.split("-")[0]):
+                return VoiceChoice("piper", neural.name)
     return VoiceChoice("espeak", voice)
 
 
