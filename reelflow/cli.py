@@ -166,6 +166,20 @@ def list_presets() -> None:
     print_presets()
 
 
+@app.command("voices")
+def list_voices() -> None:
+    """List the installed voices, as a spec's `voice` names them."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from reelflow.engine.speech.voices import installed
+
+    table = Table("voice", "language", "kind")
+    for voice in installed():
+        table.add_row(voice.name, voice.language, voice.kind)
+    Console().print(table)
+
+
 @app.command()
 def up(
     port: int = typer.Option(8000, "--port", help="Port of the reelflow API and web viewer."),

@@ -29,20 +29,27 @@ from reelflow.engine.errors import InputError
 from reelflow.engine.speech.languages import detect_language, voice_for
 from reelflow.engine.text import tokenize
 from reelflow.presets import (
+    ASPECT_PRESETS,
     BACKGROUND_TYPES,
     CAPTION_ANIMATION_DEFAULTS,
+    CAPTION_LOOKS,
     EFFECTS_PRESETS,
+    EMPHASIS_MODES,
     PLATFORM_PRESETS,
     QUALITY_PRESETS,
+    AspectName,
     BackgroundKind,
+    BackgroundTransition,
     CaptionAnimation,
     CaptionColourName,
     CaptionColours,
+    CaptionLookName,
     CaptionPosition,
     CaptionStyle,
     Easing,
     EffectsName,
     EffectsPreset,
+    EmphasisMode,
     EncoderName,
     MusicChoice,
     PlatformName,
@@ -87,7 +94,12 @@ class BackgroundSpec(_Model):
     """What the reel is drawn on. Images and videos are scaled and centre-cropped to 9:16."""
 
     type: BackgroundKind = "gradient"
-    colors: list[Colour] = Field(default_factory=lambda: ["#0F2027", "#2C5364"], max_length=8)
+    colors: list[Colour] = Field(
+        default_factory=lambda: ["#0F2027", "#2C5364", "#4B2C6F", "#0E4D64"], max_length=8
+    )
+    transition: BackgroundTransition = Field(
+        default="fade", description="Between background files, on the music's downbeats."
+    )
     path: Path | None = None
     paths: list[Path] = Field(default_factory=list, max_length=50)
 
@@ -117,8 +129,10 @@ class MusicSpec(_Model):
 
 
 class CaptionSpec(_Model):
-    """How the words appear on screen."""
+    """How the words appear on screen: a named look (`style`) whose choices any field given
+    beside it overrides."""
 
+    style: CaptionLookName = Field(default="clean", description="A named caption look.")
     animation: CaptionAnimation = "highlight"
     words_per_caption: int = Field(default=3, ge=1, le=8)
     font: str = Field(default="Noto Sans", min_length=1, max_length=80)
@@ -126,6 +140,37 @@ class CaptionSpec(_Model):
     colours: dict[CaptionColourName, Colour] = Field(default_factory=dict)
     position: CaptionPosition = "bottom"
     settings: dict[str, float] = Field(default_factory=dict)
+    emphasis: EmphasisMode | list[Annotated[str, Field(min_length=1, max_length=80)]] = Field(
+        default="none",
+        description="auto: the words that carry the sentence; or the words to emphasise.",
+    )
+
+    @field_validator("emphasis", mode="before")
+    @classmethod
+    def _emphasis(cls, value: Any) -> Any:
+        if isinstance(value, str) and value not in EMPHASIS_MODES:
+            modes = ", ".join(EMPHASIS_MODES)
+            raise ValueError(f"{value!r} is not one of {modes} (or a list of words)")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _look_defaults(cls, data: Any) -> Any:
+        # The look supplies every field it decides that the caller did not give, so a stored
+        # (fully dumped) caption spec parses back to the same look.
+        if not isinstance(data, dict):
+            return data
+        look = CAPTION_LOOKS.get(data.get("style", "clean"))
+        if look is None:
+            return data  # the field validator names the bad style
+        defaults = {
+            "animation": look.animation,
+            "size": look.size_px,
+            "position": look.position,
+            "words_per_caption": look.words_per_caption,
+            "emphasis": look.emphasis,
+        }
+        return {**defaults, **data}
 
     @model_validator(mode="after")
     def _check_settings(self) -> CaptionSpec:
@@ -142,15 +187,24 @@ class CaptionSpec(_Model):
         return self
 
     def to_style(self) -> CaptionStyle:
-        """The engine's view of this spec."""
+        """The engine's view of this spec: the look, then this spec's own choices over it."""
+        look = CAPTION_LOOKS[self.style]
+        # The look's animation settings hold only while its animation is the one used.
+        settings = dict(look.settings) if self.animation == look.animation else {}
+        emphasis = self.emphasis if isinstance(self.emphasis, str) else tuple(self.emphasis)
         return CaptionStyle(
             animation=self.animation,
             words_per_caption=self.words_per_caption,
             font=self.font,
             size_px=self.size,
-            colours=CaptionColours(**self.colours),
+            colours=CaptionColours(**{**look.colours, **self.colours}),
+            outline_px=look.outline_px,
+            shadow_px=look.shadow_px,
             position=self.position,
-            settings=dict(self.settings),
+            settings={**settings, **self.settings},
+            upper=look.upper,
+            box=look.box,
+            emphasis=emphasis,
         )
 
 
@@ -195,6 +249,21 @@ class WordTimingsSpec(_Model):
     words: list[WordTimingSpec] = Field(max_length=20_000)
 
 
+class TitleSpec(_Model):
+    """A hook title card over the reel's opening seconds."""
+
+    text: str = Field(min_length=1, max_length=120)
+    duration_s: float = Field(default=2.5, ge=0.5, le=10.0)
+
+    @field_validator("text")
+    @classmethod
+    def _words(cls, value: str) -> str:
+        text = " ".join(value.split())
+        if not text:
+            raise ValueError("must not be blank")
+        return text
+
+
 class ReelSpec(_Model):
     """Everything that defines one reel. A reel is a pure function of its spec and input files."""
 
@@ -206,7 +275,18 @@ class ReelSpec(_Model):
     captions: CaptionSpec = Field(default_factory=CaptionSpec)
     effects: EffectsSpec = Field(default_factory=EffectsSpec)
     quality: QualityName = "high"
+    aspect: AspectName = Field(default="9:16", description="Picture shape of the reel.")
+    aspects: list[AspectName] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=len(ASPECT_PRESETS),
+        description="Several shapes at once: one video each, sharing every step before render.",
+    )
     platform: PlatformName = "instagram"
+    title: TitleSpec | None = Field(default=None, description="Hook title card at the start.")
+    progress_bar: bool = Field(
+        default=False, description="A thin bar along the top edge filling for the reel's length."
+    )
     encoder: EncoderName = "auto"
     max_file_size_mb: float | None = Field(
         default=None, gt=0, description="Tighter size cap than the platform's, e.g. for messaging."
@@ -216,9 +296,10 @@ class ReelSpec(_Model):
     )
     voice: str | None = Field(
         default=None,
-        pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*(\+[a-z0-9]{1,16})?$",
-        description="espeak-ng voice for a script, e.g. es or en-gb+f3; default: from the "
-        "language, else from the script's writing (hangul -> ko, Devanagari -> hi, ...)",
+        pattern=r"^((espeak|piper):)?[a-z]{2,3}(-[a-z0-9]{2,8})*(\+[a-z0-9]{1,16})?$",
+        description="A language or espeak-ng voice (es, en-gb+f3), espeak:<voice> or "
+        "piper:<installed voice>; default: from the language, else from the script's writing "
+        "(English: the neural Piper voice)",
     )
     language: str | None = Field(
         default=None,
@@ -253,6 +334,21 @@ class ReelSpec(_Model):
             _check_timings(self.word_timings.words, tokens)
         return self
 
+    @model_validator(mode="after")
+    def _check_aspects(self) -> ReelSpec:
+        if self.aspects is not None:
+            if "aspect" in self.model_fields_set and self.aspect != self.aspects[0]:
+                raise ValueError("aspect: give `aspect` or `aspects`, not both")
+            if len(set(self.aspects)) != len(self.aspects):
+                raise ValueError("aspects: each aspect at most once")
+        check_platform_aspects(self.platform, self.aspect, self.aspects)
+        return self
+
+    @property
+    def output_aspects(self) -> tuple[str, ...]:
+        """The aspects to render, the first one being the reel's main video."""
+        return tuple(self.aspects) if self.aspects is not None else (self.aspect,)
+
     @property
     def speech_voice(self) -> str:
         """The espeak-ng voice a script is spoken with: `voice`, else chosen for the text."""
@@ -267,6 +363,11 @@ class ReelSpec(_Model):
     def text(self) -> str:
         """The words on screen: the transcript, or the script when no transcript is given."""
         return self.transcript or self.script or ""
+
+    @property
+    def progress_bar_colour(self) -> str | None:
+        """The bar's colour (the caption look's highlight), or None without a bar."""
+        return self.captions.to_style().colours.highlight if self.progress_bar else None
 
     @property
     def quality_preset(self):
@@ -309,6 +410,19 @@ class ReelSpec(_Model):
         )
 
 
+def check_platform_aspects(platform: str, aspect: str, aspects: list[str] | None) -> None:
+    """Raise `ValueError` (naming ``aspect`` or ``aspects``) if the platform does not take one of
+    the asked aspects (TikTok and YouTube Shorts take vertical video only)."""
+    field = "aspects" if aspects is not None else "aspect"
+    preset = PLATFORM_PRESETS[platform]
+    for name in aspects if aspects is not None else [aspect]:
+        if name not in preset.safe_zones:
+            raise ValueError(
+                f"{field}: {preset.label} does not take {name} "
+                f"(it takes {', '.join(preset.safe_zones)})"
+            )
+
+
 def _check_timings(words: list[WordTimingSpec], tokens: tuple[str, ...]) -> None:
     if [w.word for w in words] != list(tokens):
         raise ValueError(
@@ -342,7 +456,12 @@ def describe_validation_error(exc: ValidationError) -> list[str]:
     """One line per problem, each starting with the dotted field name."""
     lines = []
     for err in exc.errors():
-        loc = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        # (function-... and union member names like list[str] are pydantic's, not fields)
+        loc = ".".join(
+            str(part)
+            for part in err["loc"]
+            if not str(part).startswith("function-") and "[" not in str(part)
+        )
         message = _message(err)
         if loc and not message.startswith(f"{loc}:"):
             lines.append(f"{loc}: {message}")

@@ -45,6 +45,42 @@ QUALITY_PRESETS: dict[str, QualityPreset] = {
 
 
 @dataclass(frozen=True)
+class AspectPreset:
+    """One picture shape. Sizes derive from the quality table: the quality's width is the
+    short side (the height for a landscape aspect), the long side follows the ratio."""
+
+    name: str
+    label: str
+    across: int  # the ratio's width
+    down: int  # the ratio's height
+
+    @property
+    def description(self) -> str:
+        return self.label
+
+    @property
+    def vertical(self) -> bool:
+        return self.down > self.across
+
+    def size(self, quality: QualityPreset) -> tuple[int, int]:
+        """(width, height) of this aspect at `quality`, both even (yuv420p needs even sizes)."""
+        short = quality.width
+        long = 2 * round(short * max(self.across, self.down) / min(self.across, self.down) / 2)
+        return (short, long) if self.down >= self.across else (long, short)
+
+
+ASPECT_PRESETS: dict[str, AspectPreset] = {
+    a.name: a
+    for a in (
+        AspectPreset("9:16", "vertical, full screen on phones", 9, 16),
+        AspectPreset("4:5", "portrait, the tallest feed post", 4, 5),
+        AspectPreset("1:1", "square", 1, 1),
+        AspectPreset("16:9", "landscape, as on a television", 16, 9),
+    )
+}
+
+
+@dataclass(frozen=True)
 class SafeZone:
     """Fractions of the frame covered by the platform's own interface, per edge."""
 
@@ -64,11 +100,21 @@ class PlatformPreset:
     max_file_size_mb: float
     loudness_lufs: float
     true_peak_dbtp: float
-    safe_zone: SafeZone
+    # The aspects the destination takes, each with the frame area its interface covers.
+    safe_zones: Mapping[str, SafeZone]
 
     @property
     def description(self) -> str:
-        return self.label
+        return f"{self.label} ({', '.join(self.safe_zones)})"
+
+    @property
+    def safe_zone(self) -> SafeZone:
+        """The safe zone of the platform's first (native) aspect."""
+        return next(iter(self.safe_zones.values()))
+
+    def safe_zone_for(self, aspect: str) -> SafeZone:
+        """The safe zone at `aspect`; `KeyError` if the platform does not take that aspect."""
+        return self.safe_zones[aspect]
 
 
 # Limits as the platforms publish them for uploads (Nov 2026); safe zones keep captions clear of
@@ -83,7 +129,13 @@ PLATFORM_PRESETS: dict[str, PlatformPreset] = {
             max_file_size_mb=4_000,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.12, bottom=0.22, left=0.06, right=0.12),
+            # Feed posts (4:5, 1:1, 16:9) carry their interface around the picture, not over it.
+            safe_zones={
+                "9:16": SafeZone(top=0.12, bottom=0.22, left=0.06, right=0.12),
+                "4:5": SafeZone(top=0.06, bottom=0.1, left=0.05, right=0.05),
+                "1:1": SafeZone(top=0.06, bottom=0.1, left=0.05, right=0.05),
+                "16:9": SafeZone(top=0.08, bottom=0.12, left=0.05, right=0.05),
+            },
         ),
         PlatformPreset(
             name="tiktok",
@@ -92,7 +144,7 @@ PLATFORM_PRESETS: dict[str, PlatformPreset] = {
             max_file_size_mb=287,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.1, bottom=0.22, left=0.06, right=0.15),
+            safe_zones={"9:16": SafeZone(top=0.1, bottom=0.22, left=0.06, right=0.15)},
         ),
         PlatformPreset(
             name="youtube_shorts",
@@ -101,16 +153,21 @@ PLATFORM_PRESETS: dict[str, PlatformPreset] = {
             max_file_size_mb=2_000,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.1, bottom=0.2, left=0.06, right=0.14),
+            safe_zones={"9:16": SafeZone(top=0.1, bottom=0.2, left=0.06, right=0.14)},
         ),
         PlatformPreset(
             name="generic",
-            label="Generic 9:16",
+            label="Generic",
             max_duration_s=3_600,
             max_file_size_mb=4_000,
             loudness_lufs=-14,
             true_peak_dbtp=-1,
-            safe_zone=SafeZone(top=0.05, bottom=0.08, left=0.05, right=0.05),
+            safe_zones={
+                "9:16": SafeZone(top=0.05, bottom=0.08, left=0.05, right=0.05),
+                "4:5": SafeZone(top=0.05, bottom=0.06, left=0.05, right=0.05),
+                "1:1": SafeZone(top=0.05, bottom=0.06, left=0.05, right=0.05),
+                "16:9": SafeZone(top=0.06, bottom=0.08, left=0.04, right=0.04),
+            },
         ),
     )
 }
@@ -204,6 +261,7 @@ CAPTION_ANIMATIONS: dict[str, str] = {
     "bounce": "each word pops in with an overshoot as it is spoken",
     "fade": "each word fades in as it is spoken",
     "highlight": "the whole line shows; the spoken word is coloured and enlarged",
+    "karaoke": "the whole line shows; a colour sweeps through each word as it is spoken",
 }
 
 # Default settings of each animation; a spec's `captions.settings` overrides any of these keys.
@@ -213,6 +271,7 @@ CAPTION_ANIMATION_DEFAULTS: dict[str, dict[str, float]] = {
     "bounce": {"height": 24.0, "overshoot": 1.2, "duration": 0.25},
     "fade": {"fade_in": 0.15, "fade_out": 0.15},
     "highlight": {"scale": 1.15, "transition": 0.06},
+    "karaoke": {"scale": 1.0},
 }
 
 CAPTION_POSITIONS: dict[str, str] = {
@@ -230,6 +289,15 @@ class CaptionColours:
     highlight: str = "#FFD400"
     outline: str = "#000000"
     shadow: str = "#000000"
+    emphasis: str = "#00D1FF"  # the words that carry the sentence (`captions.emphasis`)
+    box: str = "#FF2D95"  # behind the spoken word, in looks with a box
+
+
+# Which words of a caption get the emphasis colour; a spec may also list the words itself.
+EMPHASIS_MODES: dict[str, str] = {
+    "auto": "numbers, names and long content words in the emphasis colour",
+    "none": "no word emphasised",
+}
 
 
 @dataclass(frozen=True)
@@ -246,10 +314,64 @@ class CaptionStyle:
     position: CaptionPosition = "bottom"
     max_lines: int = 2
     settings: dict[str, float] = field(default_factory=dict)
+    upper: bool = False  # upper-case every word
+    box: bool = False  # a rounded box in `colours.box` behind the spoken word
+    emphasis: EmphasisMode | tuple[str, ...] = "none"  # a mode, or the words to emphasise
 
     def animation_settings(self) -> dict[str, float]:
         """Defaults of this animation overridden by the style's own settings."""
         return {**CAPTION_ANIMATION_DEFAULTS[self.animation], **self.settings}
+
+
+@dataclass(frozen=True)
+class CaptionLookPreset:
+    """A named caption look (`captions.style`): the defaults of the caption fields it sets,
+    plus what only a look decides (case, box, outline weight, colours)."""
+
+    name: str
+    description: str
+    animation: CaptionAnimation
+    size_px: int
+    position: CaptionPosition
+    words_per_caption: int
+    emphasis: EmphasisMode
+    outline_px: float = 5.0
+    shadow_px: float = 2.0
+    upper: bool = False
+    box: bool = False
+    colours: dict[str, str] = field(default_factory=dict)  # over `CaptionColours` defaults
+    settings: dict[str, float] = field(default_factory=dict)  # over the animation's defaults
+
+
+CAPTION_LOOKS: dict[str, CaptionLookPreset] = {
+    look.name: look
+    for look in (
+        CaptionLookPreset(
+            "clean", "white words, the spoken one yellow and a little larger",
+            "highlight", 96, "bottom", 3, "none",
+        ),
+        CaptionLookPreset(
+            "bold", "upper case, heavy outline; the spoken word pops larger in an accent colour",
+            "highlight", 104, "center", 2, "auto", outline_px=9.0, shadow_px=3.0, upper=True,
+            colours={"highlight": "#3CFF00"}, settings={"scale": 1.3, "transition": 0.05},
+        ),
+        CaptionLookPreset(
+            "boxed", "the spoken word on a rounded box behind it",
+            "highlight", 92, "bottom", 3, "auto", outline_px=0.0, shadow_px=0.0, box=True,
+            colours={"highlight": "#FFFFFF", "emphasis": "#FFE14D"},
+            settings={"scale": 1.0, "transition": 0.04},
+        ),
+        CaptionLookPreset(
+            "karaoke", "a colour sweep through each word as it is spoken",
+            "karaoke", 96, "bottom", 4, "auto", colours={"highlight": "#00E5FF",
+                                                         "emphasis": "#FFD400"},
+        ),
+        CaptionLookPreset(
+            "minimal", "small words in the lower third, fading in and out",
+            "fade", 60, "bottom", 5, "none", outline_px=2.0, shadow_px=0.0,
+        ),
+    )
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -265,11 +387,38 @@ BACKGROUND_TYPES: dict[str, BackgroundType] = {
     b.name: b
     for b in (
         BackgroundType("color", "one solid colour", needs_files=False),
-        BackgroundType("gradient", "a slowly turning blend of the colours", needs_files=False),
-        BackgroundType("image", "still images, centre-cropped to 9:16", needs_files=True),
-        BackgroundType("video", "video clips played in order, looped to fill", needs_files=True),
+        BackgroundType(
+            "gradient", "a blend of the colours drifting across the frame", needs_files=False
+        ),
+        BackgroundType(
+            "image", "still images with a slow Ken Burns move, cut on downbeats", needs_files=True
+        ),
+        BackgroundType(
+            "video", "video clips in order, looped to fill, cut on downbeats", needs_files=True
+        ),
     )
 }
+
+
+@dataclass(frozen=True)
+class TransitionPreset:
+    """How one background clip gives way to the next, on a downbeat of the music."""
+
+    name: str
+    xfade: str  # ffmpeg's xfade transition; "" for a hard cut
+    description: str
+
+
+BACKGROUND_TRANSITIONS: dict[str, TransitionPreset] = {
+    t.name: t
+    for t in (
+        TransitionPreset("cut", "", "a hard cut on the downbeat"),
+        TransitionPreset("fade", "fade", "a short cross-fade starting on the downbeat"),
+        TransitionPreset("slide", "slideleft", "the next clip slides in from the right"),
+        TransitionPreset("zoom", "zoomin", "the picture zooms into the next clip"),
+    )
+}
+
 # What a project without background uploads may ask for.
 DRAWN_BACKGROUNDS = {name: b for name, b in BACKGROUND_TYPES.items() if not b.needs_files}
 
@@ -296,6 +445,7 @@ def names_of(table: Mapping[str, Any]) -> Any:
 
 
 QualityName = names_of(QUALITY_PRESETS)
+AspectName = names_of(ASPECT_PRESETS)
 PlatformName = names_of(PLATFORM_PRESETS)
 MusicChoice = names_of(MUSIC_CHOICES)
 RenderMusicChoice = names_of(RENDER_MUSIC_CHOICES)
@@ -303,8 +453,11 @@ EffectsName = names_of(EFFECTS_PRESETS)
 Easing = names_of(EASINGS)
 CaptionAnimation = names_of(CAPTION_ANIMATIONS)
 CaptionPosition = names_of(CAPTION_POSITIONS)
+CaptionLookName = names_of(CAPTION_LOOKS)
+EmphasisMode = names_of(EMPHASIS_MODES)
 CaptionColourName = names_of(CAPTION_COLOUR_DEFAULTS)
 BackgroundKind = names_of(BACKGROUND_TYPES)
+BackgroundTransition = names_of(BACKGROUND_TRANSITIONS)
 DrawnBackgroundKind = names_of(DRAWN_BACKGROUNDS)
 EncoderName = names_of(ENCODERS)
 TimingMethod = names_of(TIMING_METHODS)
@@ -312,13 +465,17 @@ TimingMethod = names_of(TIMING_METHODS)
 # The spec field (dotted, as in error messages) each option table names.
 OPTION_TABLES: dict[str, Mapping[str, Any]] = {
     "background.type": BACKGROUND_TYPES,
+    "background.transition": BACKGROUND_TRANSITIONS,
     "music.preset": MUSIC_CHOICES,
     "captions.animation": CAPTION_ANIMATIONS,
     "captions.position": CAPTION_POSITIONS,
+    "captions.style": CAPTION_LOOKS,
+    "captions.emphasis": EMPHASIS_MODES,
     "effects.preset": EFFECTS_PRESETS,
     "effects.easing": EASINGS,
     "word_timings.method": TIMING_METHODS,
     "quality": QUALITY_PRESETS,
+    "aspect": ASPECT_PRESETS,
     "platform": PLATFORM_PRESETS,
     "encoder": ENCODERS,
 }

@@ -46,9 +46,7 @@ class ThrowawayRedis:
         return f"redis://{self.host}:{self.port}/0"
 
     def client(self) -> redis.Redis:
-        return redis.Redis(
-            host=self.host, port=self.port, decode_responses=True, socket_timeout=2
-        )
+        return redis.Redis(host=self.host, port=self.port, decode_responses=True, socket_timeout=2)
 
     def start(self, timeout_s: float = 10.0) -> None:
         """Start the server and wait until it answers PING."""

@@ -68,7 +68,8 @@ RENDER_FIELDS = {
     "platform": "platform",
 }
 STYLE_FIELDS = {"captions.animation", "captions.position", "effects.preset", "effects.easing"}
-STYLE_FIELDS |= {"quality", "platform"}
+STYLE_FIELDS |= {"quality", "platform", "aspect", "captions.style", "captions.emphasis"}
+STYLE_FIELDS |= {"background.transition"}
 FORM_FIELDS = {"music.preset": "music_preset", "background.type": "background_type"}
 NOT_IN_API = {"encoder", "word_timings.method"}
 
@@ -264,6 +265,7 @@ def test_derived_types_equal_their_tables():
         (ProjectInput, "music_preset", presets.MUSIC_CHOICES),
         (ProjectStyle, "quality", presets.QUALITY_PRESETS),
         (ProjectStyle, "platform", presets.PLATFORM_PRESETS),
+        (ProjectStyle, "aspect", presets.ASPECT_PRESETS),
         (RenderSettings, "music_preset", presets.RENDER_MUSIC_CHOICES),
         (RenderSettings, "subtitle_animation", presets.CAPTION_ANIMATIONS),
         (RenderSettings, "effects_preset", presets.EFFECTS_PRESETS),

@@ -17,13 +17,20 @@ def print_presets() -> None:
             q.name, f"{q.width}x{q.height}", str(q.fps), str(q.crf), str(q.max_video_kbps)
         )
     out.print(table)
+    table = Table("aspect", *presets.QUALITY_PRESETS, "what")
+    for a in presets.ASPECT_PRESETS.values():
+        sizes = ("{}x{}".format(*a.size(q)) for q in presets.QUALITY_PRESETS.values())
+        table.add_row(a.name, *sizes, a.label)
+    out.print(table)
     table = Table("platform", "max duration s", "max size MB", "loudness", "safe zone t/b/l/r")
     for p in presets.PLATFORM_PRESETS.values():
-        z = p.safe_zone
+        zones = "\n".join(
+            f"{aspect}: {z.top:.0%}/{z.bottom:.0%}/{z.left:.0%}/{z.right:.0%}"
+            for aspect, z in p.safe_zones.items()
+        )
         table.add_row(
             p.name, f"{p.max_duration_s:g}", f"{p.max_file_size_mb:g}",
-            f"{p.loudness_lufs:g} LUFS, {p.true_peak_dbtp:g} dBTP",
-            f"{z.top:.0%}/{z.bottom:.0%}/{z.left:.0%}/{z.right:.0%}",
+            f"{p.loudness_lufs:g} LUFS, {p.true_peak_dbtp:g} dBTP", zones,
         )  # fmt: skip
     out.print(table)
     table = Table("music", "bpm", "mood")

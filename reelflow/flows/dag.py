@@ -8,7 +8,7 @@ runner (reelflow/flows/local.py). Both runners cache, retry and report progress 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
@@ -71,6 +71,8 @@ class ReelOutput(BaseModel):
     warnings: list[str] = Field(
         default_factory=list, description="What the reel could not do as asked (undrawn characters)"
     )
+    # Every aspect's video (the main one too), for a spec asking for several.
+    renditions: dict[str, Path] = {}
 
 
 def reel_dag(
@@ -103,7 +105,6 @@ def reel_dag(
         language=spec.text_language,
     )
     analysis_later = run.submit(analyze_voice, voice=voice, transcript=spec.text)
-    background_later = run.submit(prepare_background, spec=spec.background)
     # Music waits for the voice analysis only when it must pick a preset to fit the voice.
     picks_preset = spec.music.preset == "auto" and spec.music.file is None
     music_later = run.submit(
@@ -126,6 +127,14 @@ def reel_dag(
         spec=spec.music,
         platform=spec.platform,
     )
+    # Several background files are cut on the music's downbeats; one needs no music at all.
+    cuts_on_beats = len(spec.background.files) > 1
+    background_later = run.submit(
+        prepare_background,
+        spec=spec.background,
+        beats=beats_later if cuts_on_beats else None,
+        mix=mix_later if cuts_on_beats else None,
+    )
     camera_later = run.submit(plan_effects, spec=spec.effects, beats=beats_later, mix=mix_later)
 
     words = words_later.result()
@@ -138,19 +147,25 @@ def reel_dag(
             user_id=context.user_id,
             project_id=context.project_id,
         )
-    captions_later = run.submit(
-        build_captions,
-        words=words,
-        spec=spec.captions,
-        quality=spec.quality,
-        platform=spec.platform,
-        duration_s=voice.duration_s,
-        language=spec.language,
-    )
+    # One caption file per aspect: sizes and safe zones differ, the words do not.
+    captions_later = {
+        aspect: run.submit(
+            build_captions,
+            words=words,
+            spec=spec.captions,
+            quality=spec.quality,
+            platform=spec.platform,
+            aspect=aspect,
+            duration_s=voice.duration_s,
+            language=spec.language,
+        )
+        for aspect in spec.output_aspects
+    }
     analysis = analysis_later.result()
     progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")
-    captions = captions_later.result()
-    progress.milestone("captions", _captions_details(spec.captions.animation, captions.warnings))
+    captions = {aspect: later.result() for aspect, later in captions_later.items()}
+    caption_warnings = captions[spec.output_aspects[0]].warnings
+    progress.milestone("captions", _captions_details(spec.captions.animation, caption_warnings))
     background = background_later.result()
     progress.milestone("background", spec.background.type)
     music = music_later.result()
@@ -158,43 +173,63 @@ def reel_dag(
     mix, camera = mix_later.result(), camera_later.result()
     progress.milestone("effects", f"{camera.pulses} pulses, {camera.shakes} shakes")
 
-    result = run(
-        render_reel,
-        mix=mix,
-        background=background,
-        camera=camera,
-        captions=captions.path,
-        quality=spec.quality,
-        platform=spec.platform,
-        encoder=spec.encoder,
-        allow_gpu=settings.enable_gpu_acceleration,
-        max_file_size_mb=spec.max_file_size_mb,
-        threads=settings.ffmpeg_threads,
-        timeout_s=120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality],
-        on_progress=progress.render_fraction,
-    )
+    # Sibling renders, one per aspect, sharing every step above.
+    aspects = spec.output_aspects
+    render_progress = _SharedProgress(progress.render_fraction, len(aspects))
+    results_later = [
+        run.submit(
+            render_reel,
+            mix=mix,
+            background=background,
+            camera=camera,
+            captions=captions[aspect].path,
+            quality=spec.quality,
+            platform=spec.platform,
+            aspect=aspect,
+            title=spec.title,
+            progress_bar_colour=spec.progress_bar_colour,
+            encoder=spec.encoder,
+            allow_gpu=settings.enable_gpu_acceleration,
+            max_file_size_mb=spec.max_file_size_mb,
+            threads=settings.ffmpeg_threads,
+            # siblings share the cores, so each may take as long as all of them in turn
+            timeout_s=(120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality])
+            * len(aspects),
+            on_progress=render_progress.callback(i),
+        )
+        for i, aspect in enumerate(aspects)
+    ]
+    results = [later.result() for later in results_later]
+    result = results[0]
     progress.milestone("render", result.encoder)
     run.fence()  # never publish (or report) from an attempt that another worker has taken over
-    stored = run(
-        publish,
-        result=result,
-        target=context.output or settings.output_dir / task_id / "reel.mp4",
-        # the user's own path is theirs to overwrite; a run's output belongs to whichever
-        # attempt finished first (a later one renders the same bytes)
-        replace=context.output is not None,
-    )
-    progress.milestone("stored", stored["video"])
+    main_target = context.output or settings.output_dir / task_id / "reel.mp4"
+    renditions: dict[str, Path] = {}
+    for i, (aspect, rendered) in enumerate(zip(aspects, results, strict=True)):
+        stored = run(
+            publish,
+            result=rendered,
+            target=main_target if i == 0 else aspect_target(main_target, aspect),
+            # the user's own path is theirs to overwrite; a run's output belongs to whichever
+            # attempt finished first (a later one renders the same bytes)
+            replace=context.output is not None,
+        )
+        renditions[aspect] = Path(stored["video"])
+        if i == 0:
+            main_stored = stored
+    progress.milestone("stored", main_stored["video"])
     return ReelOutput(
         task_id=task_id,
-        video=Path(stored["video"]),
-        poster=Path(stored["poster"]),
+        video=Path(main_stored["video"]),
+        poster=Path(main_stored["poster"]),
         duration_s=result.duration_s,
         size_bytes=result.size_bytes,
         encoder=result.encoder,
         words=len(words),
         timing_method=words.method,
         music_preset=music.preset,
-        warnings=list(captions.warnings),
+        renditions=renditions,
+        warnings=list(caption_warnings),
     )
 
 
@@ -203,3 +238,23 @@ def _captions_details(animation: str, warnings: Sequence[str]) -> str:
     if not warnings:
         return animation
     return f"{animation}; {len(warnings)} character(s) no bundled font draws were left out"
+
+
+def aspect_target(main: Path, aspect: str) -> Path:
+    """Where the video of a further aspect goes: beside the main one (``reel-1x1.mp4``)."""
+    return main.with_name(f"{main.stem}-{aspect.replace(':', 'x')}{main.suffix}")
+
+
+class _SharedProgress:
+    """One progress bar for sibling renders: the mean of their fractions."""
+
+    def __init__(self, report: Callable[[float], None], count: int) -> None:
+        self._report = report
+        self._fractions = [0.0] * count
+
+    def callback(self, index: int) -> Callable[[float], None]:
+        def update(fraction: float) -> None:
+            self._fractions[index] = fraction
+            self._report(sum(self._fractions) / len(self._fractions))
+
+        return update

@@ -10,16 +10,26 @@ import copy
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
 
 from reelflow.engine.errors import InputError
 from reelflow.models import (
+    BackgroundSpec,
     CaptionSpec,
     Colour,
     EffectsSpec,
     MusicSpec,
     ReelSpec,
+    TitleSpec,
+    check_platform_aspects,
     describe_validation_error,
 )
 from reelflow.presets import CAPTION_ANIMATION_DEFAULTS, DrawnBackgroundKind, RenderMusicChoice
@@ -41,7 +51,9 @@ MusicPreset = _annotation(MusicSpec, "preset")
 Animation = _annotation(CaptionSpec, "animation")
 EffectsPreset = _annotation(EffectsSpec, "preset")
 Quality = _annotation(ReelSpec, "quality")
+Aspect = _annotation(ReelSpec, "aspect")
 Platform = _annotation(ReelSpec, "platform")
+BackgroundTransition = _annotation(BackgroundSpec, "transition")
 
 
 class _Input(BaseModel):
@@ -67,18 +79,34 @@ def as_input_error(exc: ValidationError) -> InputError:
     return InputError("; ".join([first, *lines[1:]]), field=field)
 
 
+class BackgroundStyle(_Input):
+    """How a project's background moves (its files or colours are the project's own fields)."""
+
+    transition: BackgroundTransition = _like(BackgroundSpec, "transition")
+
+
 class ProjectStyle(_Input):
     """A project's default look and sound; each render may override parts of it."""
 
     captions: CaptionSpec = Field(default_factory=CaptionSpec)
     effects: EffectsSpec = Field(default_factory=EffectsSpec)
+    background: BackgroundStyle = Field(default_factory=BackgroundStyle)
     quality: Quality = _like(ReelSpec, "quality")
+    aspect: Aspect = _like(ReelSpec, "aspect")
+    aspects: list[Aspect] | None = _like(ReelSpec, "aspects")
+    title: TitleSpec | None = _like(ReelSpec, "title")
+    progress_bar: bool = _like(ReelSpec, "progress_bar")
     platform: Platform = _like(ReelSpec, "platform")
     music_volume: float = _like(MusicSpec, "volume")
     auto_duck: bool = _like(MusicSpec, "auto_duck")
     voice: str | None = _like(ReelSpec, "voice")
     language: str | None = _like(ReelSpec, "language")
     speaking_rate_wpm: int = _like(ReelSpec, "speaking_rate_wpm")
+
+    @model_validator(mode="after")
+    def _check_aspects(self) -> ProjectStyle:
+        check_platform_aspects(self.platform, self.aspect, self.aspects)
+        return self
 
 
 class ProjectInput(_Input):

@@ -44,7 +44,7 @@ def build_spec(
         "voiceover": path(project.voice),
         "script": project.script,
         "transcript": project.transcript,
-        "background": _background(project, path),
+        "background": {**_background(project, path), **style.background.model_dump()},
         "music": _music(project, style, render, path),
         "captions": _captions(style, render),
         "effects": (
@@ -53,7 +53,12 @@ def build_spec(
             else style.effects.model_dump(exclude_none=True)
         ),
         "quality": render.quality or style.quality,
+        # several aspects replace the one (giving both is refused unless they agree)
+        "aspect": style.aspect if style.aspects is None else None,
+        "aspects": style.aspects,
         "platform": render.platform or style.platform,
+        "title": style.title.model_dump() if style.title is not None else None,
+        "progress_bar": style.progress_bar,
         "voice": style.voice,
         "language": style.language,
         "speaking_rate_wpm": style.speaking_rate_wpm,

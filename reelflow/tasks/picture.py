@@ -13,23 +13,34 @@ from reelflow.engine.captions.ass import CaptionsFile, write_captions
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.engine.music.analysis import MusicAnalysis
 from reelflow.engine.render import graph
-from reelflow.engine.render.background import Background
+from reelflow.engine.render.background import Background, plan_cuts
 from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
+from reelflow.engine.render.overlays import TitleCard
 from reelflow.engine.timing import WordTimings
-from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec
-from reelflow.presets import PLATFORM_PRESETS, QUALITY_PRESETS
+from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec, TitleSpec
+from reelflow.presets import ASPECT_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
 from reelflow.tasks.step import step
 
 
 @step("prepare-background")
-def prepare_background(*, spec: BackgroundSpec) -> Background:
-    """The engine's description of the background (its files keyed by their bytes).
+def prepare_background(
+    *, spec: BackgroundSpec, beats: MusicAnalysis | None = None, mix: MixPlan | None = None
+) -> Background:
+    """The engine's description of the background (its files keyed by their bytes), with
+    several files cut on the music's bar downbeats as they fall in the reel.
 
     Its files were probed by `check-inputs`, which every run of the DAG starts with; probing
     them again here cost a second ffmpeg pass per file on the reel's busiest second.
     """
-    return Background(kind=spec.type, colors=tuple(spec.colors), files=tuple(spec.files))
+    files = tuple(spec.files)
+    cuts: tuple[float, ...] = ()
+    if len(files) > 1 and mix is not None:
+        shift = mix.music_start_s
+        downbeats = tuple(b - shift for b in beats.strong_beat_times_s) if beats else ()
+        cuts = plan_cuts(len(files), mix.duration_s, downbeats)
+    return Background(kind=spec.type, colors=tuple(spec.colors), files=files,
+                      transition=spec.transition, cuts_s=cuts)  # fmt: skip
 
 
 @step("build-captions")
@@ -39,20 +50,22 @@ def build_captions(
     spec: CaptionSpec,
     quality: str,
     platform: str,
+    aspect: str,
     duration_s: float,
     out_dir: Path,
     language: str | None = None,
 ) -> CaptionsFile:
-    """Write the animated ASS captions for the output size and the platform's safe zone;
-    the result names any character no bundled font can draw (left out, never a box)."""
-    q = QUALITY_PRESETS[quality]
+    """Write the animated ASS captions for the output size and the platform's safe zone, both
+    in the reel's aspect; the result names any character no bundled font can draw (left out,
+    never a box)."""
+    width, height = ASPECT_PRESETS[aspect].size(QUALITY_PRESETS[quality])
     return write_captions(
         words,
         spec.to_style(),
         out_dir / "captions.ass",
-        width=q.width,
-        height=q.height,
-        safe_zone=PLATFORM_PRESETS[platform].safe_zone,
+        width=width,
+        height=height,
+        safe_zone=PLATFORM_PRESETS[platform].safe_zone_for(aspect),
         duration_s=duration_s,
         language=language,
     )
@@ -80,6 +93,9 @@ def render_reel(
     captions: Path | None,
     quality: str,
     platform: str,
+    aspect: str,
+    title: TitleSpec | None = None,
+    progress_bar_colour: str | None = None,
     encoder: str,
     allow_gpu: bool,
     max_file_size_mb: float | None,
@@ -95,6 +111,9 @@ def render_reel(
         camera=camera,
         quality=QUALITY_PRESETS[quality],
         platform=PLATFORM_PRESETS[platform],
+        aspect=ASPECT_PRESETS[aspect],
+        title=TitleCard(title.text, title.duration_s) if title is not None else None,
+        progress_bar_colour=progress_bar_colour,
         captions_path=captions,
         encoder=encoder,
         allow_gpu=allow_gpu,

@@ -5,6 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+import soxr
+
 from reelflow.engine import audio
 from reelflow.engine.alignment.align import align_file
 from reelflow.engine.child import call_in_child
@@ -12,6 +15,8 @@ from reelflow.engine.errors import InputError
 from reelflow.engine.ffmpeg import probe
 from reelflow.engine.render.background import Background, check_background
 from reelflow.engine.speech import analysis as voice_analysis
+from reelflow.engine.speech import voices
+from reelflow.engine.speech.piper import synthesize_piper
 from reelflow.engine.speech.tts import synthesize_to_wav
 from reelflow.engine.text import tokenize
 from reelflow.engine.timing import WordTiming, WordTimings
@@ -61,9 +66,16 @@ def prepare_voice(
 ) -> PreparedVoice:
     """Synthesise the script or decode the uploaded voice; enforce the platform's duration."""
     target = out_dir / "voice.wav"
-    if script:
+    choice = voices.resolve(voice_name)
+    if script and choice.engine == "piper":
+        # Piper gives no word timings: align-words aligns this audio to its own text.
+        samples, rate = synthesize_piper(script, voice=choice.name, rate_wpm=rate_wpm)
+        samples = soxr.resample(samples, rate, VOICE_RATE, quality="HQ")
+        audio.write_wav(target, np.clip(samples, -1.0, 1.0).astype(np.float32), VOICE_RATE)
+        prepared = PreparedVoice(target, len(samples) / VOICE_RATE)
+    elif script:
         synthesis = synthesize_to_wav(
-            script, target, sample_rate=VOICE_RATE, voice=voice_name, rate_wpm=rate_wpm
+            script, target, sample_rate=VOICE_RATE, voice=choice.name, rate_wpm=rate_wpm
         )
         prepared = PreparedVoice(
             target, len(synthesis.samples) / synthesis.sample_rate, synthesis.words

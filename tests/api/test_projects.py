@@ -171,7 +171,7 @@ def test_other_users_uploads_look_missing(client, alice, bob, tmp_path):
 def test_presets_are_listed(client):
     names = {
         "effects-presets": {"none", "smooth", "dynamic", "energetic"},
-        "subtitle-animations": {"wave", "typewriter", "bounce", "fade", "highlight"},
+        "subtitle-animations": {"wave", "typewriter", "bounce", "fade", "highlight", "karaoke"},
         "quality-presets": {"low", "medium", "high", "ultra"},
         "platforms": {"instagram", "tiktok", "youtube_shorts", "generic"},
     }

@@ -48,16 +48,19 @@ def write(tmp_path: Path, words: WordTimings, duration_s: float, **style) -> Pat
     ).path
 
 
-def render_frames(ass: Path, times_s: list[float], duration_s: float) -> list[np.ndarray]:
+def render_frames(
+    ass: Path, times_s: list[float], duration_s: float, *, size: tuple[int, int] = (W, H)
+) -> list[np.ndarray]:
     """Burn `ass` onto a black clip and return the frames shown at `times_s` (RGB arrays)."""
+    width, height = size
     indices = sorted({round(t * FPS) for t in times_s})
     select = "+".join(f"eq(n\\,{i})" for i in indices)
     vf = f"ass=filename={ass}:fontsdir={fonts_dir()},select={select}"
     raw = run_to_bytes(
-        ["-f", "lavfi", "-i", f"color=black:s={W}x{H}:r={FPS}:d={duration_s}", "-vf", vf,
+        ["-f", "lavfi", "-i", f"color=black:s={width}x{height}:r={FPS}:d={duration_s}", "-vf", vf,
          "-fps_mode", "passthrough", "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"]
     )  # fmt: skip
-    frames = np.frombuffer(raw, np.uint8).reshape(-1, H, W, 3)
+    frames = np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
     assert len(frames) == len(indices)
     by_index = dict(zip(indices, frames, strict=True))
     return [by_index[round(t * FPS)] for t in times_s]

@@ -185,7 +185,8 @@ def test_zoom_pulses_land_on_the_beats(tmp_path, bg_image, ducked_mix):
     camera = plan_camera(preset, duration_s=DURATION, beat_times_s=beats)
     assert camera.pulses == len(beats)
     result = render(
-        job_for(ducked_mix, Background("image", files=(bg_image,)), camera=camera),
+        # no Ken Burns move, so the camera's own motion is all that changes the picture
+        job_for(ducked_mix, Background("image", files=(bg_image,), ken_burns=False), camera=camera),
         tmp_path / "pulse.mp4",
     )
     frames, fps = mediatools.gray_frames(result.video_path)

@@ -11,6 +11,7 @@ from reelflow.engine import ffmpeg
 from reelflow.engine.audio import measure_loudness
 from reelflow.engine.errors import InputError, MediaError
 from reelflow.engine.ffmpeg import probe
+from reelflow.engine.speech.piper import synthesize_piper
 from reelflow.engine.speech.tts import synthesize_to_wav
 from reelflow.flows.local import run_reel
 from reelflow.flows.runtime import RunContext, local_listener
@@ -65,7 +66,7 @@ def test_script_reel_is_a_complete_platform_ready_video(script_reel):
     assert (info.video.codec, info.video.profile, info.video.pix_fmt) == ("h264", "High", "yuv420p")
     assert (info.video.width, info.video.height) == (540, 960)
     assert abs(info.duration_s - result.duration_s) <= 0.1
-    assert result.timing_method == "synthesized"
+    assert result.timing_method == "aligned"  # the neural default voice is aligned to its text
     words = _step_result(settings, "align-words")
     assert [w.word for w in words.words] == SCRIPT.split() and result.words == len(words)
     assert result.music_preset == "upbeat"
@@ -73,8 +74,8 @@ def test_script_reel_is_a_complete_platform_ready_video(script_reel):
 
 
 def test_voice_length_is_the_reel_length(script_reel, tmp_path):
-    voice = synthesize_to_wav(SCRIPT, tmp_path / "v.wav")
-    assert abs(probe(script_reel[2].video).duration_s - voice.duration_s) <= 0.1
+    samples, rate = synthesize_piper(SCRIPT, voice="joe")  # the default English voice
+    assert abs(probe(script_reel[2].video).duration_s - samples.size / rate) <= 0.1
 
 
 def test_reel_meets_loudness_target(script_reel):

@@ -1,4 +1,4 @@
-"""The five caption animations: one timed, laid-out caption -> its ASS events.
+"""The caption animations: one timed, laid-out caption -> its ASS events.
 
 Each word gets its own events, anchored at its centre (``\\an5``) on the point the layout chose,
 so words never reflow. Event times are whole centiseconds; times inside tags (``\\t``,
@@ -31,6 +31,10 @@ class TimedCaption:
     word_ends: tuple[int, ...]
     start: int
     end: int
+    emphasis: tuple[bool, ...] = ()  # per word: drawn in the emphasis colour
+
+    def emphasised(self, k: int) -> bool:
+        return bool(self.emphasis) and self.emphasis[k]
 
 
 @dataclass(frozen=True)
@@ -40,9 +44,14 @@ class CaptionLook:
     primary: str
     highlight: str
     settings: dict[str, float]
-    scale: float  # output width / 1080
+    scale: float  # output short side / 1080
     size_px: float
     family: str
+    emphasis: str = "&H00D1FF&"  # ASS colour of emphasised words
+
+    def base(self, cap: TimedCaption, k: int) -> str:
+        """The colour word `k` has when it is not the spoken one."""
+        return self.emphasis if cap.emphasised(k) else self.primary
 
 
 def _highlight(cap: TimedCaption, look: CaptionLook) -> Iterator[pysubs2.SSAEvent]:
@@ -50,9 +59,9 @@ def _highlight(cap: TimedCaption, look: CaptionLook) -> Iterator[pysubs2.SSAEven
     pct = _num(look.settings["scale"] * 100)
     fade_ms = _ms(look.settings["transition"])
     hot = f"\\1c{look.highlight}\\fscx{pct}\\fscy{pct}"
-    cold = f"\\1c{look.primary}\\fscx100\\fscy100"
     n = len(cap.layout.words)
     for k, word in enumerate(cap.layout.words):
+        cold = f"\\1c{look.base(cap, k)}\\fscx100\\fscy100"
         start = cap.word_starts[k]
         active_end = cap.word_starts[k + 1] if k + 1 < n else cap.word_ends[k]
         tags = _tags(cap, k, look) + f"\\pos({_num(word.x)},{_num(word.y)})"
@@ -143,19 +152,37 @@ def _fade(cap: TimedCaption, look: CaptionLook) -> Iterator[pysubs2.SSAEvent]:
         yield _event(start, cap.end, _tags(cap, k, look) + pos, word.text)
 
 
+def _karaoke(cap: TimedCaption, look: CaptionLook) -> Iterator[pysubs2.SSAEvent]:
+    """Whole caption shown; the highlight colour sweeps left to right through each word while
+    it is spoken (libass ``\\kf``: secondary colour before the sweep, primary after)."""
+    for k, word in enumerate(cap.layout.words):
+        start = cap.word_starts[k]
+        sweep = max(1, cap.word_ends[k] - start)
+        tags = _tags(cap, k, look, colour=False) + f"\\pos({_num(word.x)},{_num(word.y)})"
+        if start > cap.start:  # waiting for its turn, unswept
+            yield _event(cap.start, start, f"{tags}\\1c{look.base(cap, k)}", word.text)
+        colours = f"\\1c{look.highlight}\\2c{look.base(cap, k)}"
+        # \kf counts centiseconds from the event's start, which is the word's spoken start.
+        yield _event(start, cap.end, f"{tags}{colours}\\kf{sweep}", word.text, layer=1)
+
+
 ANIMATIONS: dict[str, Callable[[TimedCaption, CaptionLook], Iterator[pysubs2.SSAEvent]]] = {
     "highlight": _highlight,
     "wave": _wave,
     "typewriter": _typewriter,
     "bounce": _bounce,
     "fade": _fade,
+    "karaoke": _karaoke,
 }
 
 
-def _tags(cap: TimedCaption, k: int, look: CaptionLook) -> str:
-    """Tags every event of word `k` starts with: centre anchor, then its font and size when
-    they are not the style's (another script's font, or a caption shrunk to fit)."""
+def _tags(cap: TimedCaption, k: int, look: CaptionLook, *, colour: bool = True) -> str:
+    """Tags every event of word `k` starts with: centre anchor, the emphasis colour if the word
+    has it, then its font and size when they are not the style's (another script's font, or
+    a caption shrunk to fit)."""
     word, tags = cap.layout.words[k], "\\an5"
+    if colour and cap.emphasised(k):
+        tags += f"\\1c{look.emphasis}"
     if word.font.family != look.family:
         tags += f"\\fn{word.font.family}"
     if abs(word.size_px - look.size_px) > 0.05:

@@ -25,6 +25,8 @@ from reelflow.engine.captions.animations import (
     TimedCaption,
     to_cs,
 )
+from reelflow.engine.captions.boxes import BOX_PAD_X, box_events
+from reelflow.engine.captions.emphasis import emphasised
 from reelflow.engine.captions.fonts import Font, cjk_font, fonts_dir, resolve_font, uncovered_chars
 from reelflow.engine.captions.layout import Box, CaptionLayout, LayoutRules, layout_words
 from reelflow.engine.errors import InputError
@@ -37,7 +39,7 @@ __all__ = ["CaptionsFile", "build_captions", "fonts_dir", "group_words", "write_
 LEAD_S = 0.05  # a caption appears this much before its first word is heard
 HOLD_S = 0.4  # and stays up to this much after its last word, unless the next one starts
 PAUSE_S = 0.6  # a silence longer than this starts a new caption
-REFERENCE_WIDTH = 1080  # style sizes are in pixels at this output width
+REFERENCE_WIDTH = 1080  # style sizes are in pixels at this short side (the width at 9:16)
 _SENTENCE_END = re.compile(r"[.!?…؟。！？][\"'”’»)\]]*$")
 _ASS_SPECIAL = str.maketrans({"{": "(", "}": ")", "\\": "/"})
 _HEX = re.compile(r"^#?([0-9a-fA-F]{2})([0-9a-fA-F]{2})([0-9a-fA-F]{2})$")
@@ -77,7 +79,8 @@ def build_captions(
     if width <= 0 or height <= 0 or not math.isfinite(duration_s) or duration_s < 0:
         raise InputError(f"bad output geometry {width}x{height}, {duration_s} s")
     settings = style.animation_settings()
-    scale = width / REFERENCE_WIDTH
+    # Scaled by the short side, so a landscape reel's captions are as tall as a vertical one's.
+    scale = min(width, height) / REFERENCE_WIDTH
     base = resolve_font(style.font)
     look = CaptionLook(
         _ass_colour(style.colours.primary),
@@ -86,23 +89,37 @@ def build_captions(
         scale,
         style.size_px * scale,
         base.family,
+        _ass_colour(style.colours.emphasis),
     )
     subs = _new_file(style, look, width, height)
     limit_cs = math.floor(duration_s * 100 + 1e-6)
     timed = _drawable([w for w in words.words if to_cs(w.start_s) < limit_cs])
     prefer = cjk_font(" ".join(w.word for w in timed), language=language)
+    # Emphasis is decided over the whole text: `auto` needs to see where sentences start.
+    flags = emphasised([w.word for w in timed], style.emphasis)
     rules = _layout_rules(style, settings, _safe_box(safe_zone, width, height), scale, prefer)
     pieces: list[tuple[Sequence[WordTiming], CaptionLayout]] = []
     for group in group_words(timed, max_words=style.words_per_caption):
-        texts = [w.word.translate(_ASS_SPECIAL) for w in group]
+        texts = [_display_text(w.word, style) for w in group]
         offset = 0
         for layout in layout_words(texts, base, look.size_px, rules):
             pieces.append((group[offset : offset + len(layout.words)], layout))
             offset += len(layout.words)
     animate = ANIMATIONS[style.animation]
-    for caption in _schedule(pieces, limit_cs):
-        subs.events.extend(e for e in animate(caption, look) if e.end > e.start)
+    box_colour = _ass_colour(style.colours.box)
+    for caption in _schedule(pieces, limit_cs, flags):
+        events = [e for e in animate(caption, look) if e.end > e.start]
+        if style.box:
+            for event in events:
+                event.layer += 1  # the boxes go underneath
+            events += box_events(caption, box_colour, scale=rules.grow)
+        subs.events.extend(events)
     return subs
+
+
+def _display_text(word: str, style: CaptionStyle) -> str:
+    text = word.translate(_ASS_SPECIAL)
+    return text.upper() if style.upper else text
 
 
 def write_captions(
@@ -173,7 +190,9 @@ def group_words(
 
 
 def _schedule(
-    pieces: Sequence[tuple[Sequence[WordTiming], CaptionLayout]], limit_cs: int
+    pieces: Sequence[tuple[Sequence[WordTiming], CaptionLayout]],
+    limit_cs: int,
+    flags: Sequence[bool],
 ) -> Iterator[TimedCaption]:
     """Caption times: a short lead and hold, never overlapping each other or past the end."""
     prev_end = 0
@@ -184,7 +203,9 @@ def _schedule(
         end = min(to_cs(words[-1].end_s + HOLD_S), next_cs, limit_cs)
         end = min(max(end, starts[-1] + 1), limit_cs)  # degenerate timings: show it 1 cs
         ends = [min(max(to_cs(w.end_s), s + 1), end) for w, s in zip(words, starts, strict=True)]
-        yield TimedCaption(layout, tuple(starts), tuple(ends), start, end)
+        # pieces cover the words in order, so each takes the next flags
+        emphasis, flags = tuple(flags[: len(words)]), flags[len(words) :]
+        yield TimedCaption(layout, tuple(starts), tuple(ends), start, end, emphasis)
         prev_end = end
 
 
@@ -226,6 +247,9 @@ def _layout_rules(
     elif style.animation == "wave":
         rise = sink = settings["amplitude"] * scale
     pad = (style.outline_px + style.shadow_px) * scale
+    if style.box:
+        # the box reaches past the letters by its padding (see boxes.py)
+        pad = max(pad, BOX_PAD_X * style.size_px * scale * max(1.0, grow))
     return LayoutRules(
         safe, style.position, style.max_lines, pad, max(1.0, grow), rise, sink, prefer
     )

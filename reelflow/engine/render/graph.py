@@ -23,7 +23,14 @@ from reelflow.engine.render.background import Background, background_stream
 from reelflow.engine.render.effects import CameraMotion, zoompan_args
 from reelflow.engine.render.encoding import EncoderChoice, choose_encoder, video_codec_args
 from reelflow.engine.render.mix import MixPlan
-from reelflow.presets import EncoderName, PlatformPreset, QualityPreset
+from reelflow.engine.render.overlays import TitleCard, progress_bar, write_title
+from reelflow.presets import (
+    ASPECT_PRESETS,
+    AspectPreset,
+    EncoderName,
+    PlatformPreset,
+    QualityPreset,
+)
 
 MAX_SIZE_ATTEMPTS = 3
 
@@ -38,6 +45,9 @@ class RenderJob:
     quality: QualityPreset
     platform: PlatformPreset
     captions_path: Path | None = None
+    aspect: AspectPreset = ASPECT_PRESETS["9:16"]
+    title: TitleCard | None = None
+    progress_bar_colour: str | None = None  # #RRGGBB; None: no progress bar
     encoder: EncoderName = "auto"
     allow_gpu: bool = True
     max_file_size_mb: float | None = None
@@ -48,6 +58,11 @@ class RenderJob:
     @property
     def duration_s(self) -> float:
         return self.mix.duration_s
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) of the output: the quality's size in the job's aspect."""
+        return self.aspect.size(self.quality)
 
     @property
     def size_cap_bytes(self) -> int:
@@ -87,13 +102,23 @@ def render(
     out_path = Path(out_path)
     poster_path = Path(poster_path) if poster_path else out_path.with_suffix(".jpg")
     choice = choose_encoder(job.encoder, allow_gpu=job.allow_gpu)
+    title_path = None
+    if job.title is not None:
+        width, height = job.size
+        title_path = write_title(
+            job.title, out_path.with_name(f"{out_path.stem}-title.ass"), width=width,
+            height=height, safe_zone=job.platform.safe_zone_for(job.aspect.name),
+            reel_s=job.duration_s,
+        )  # fmt: skip
     budget_kbps = initial_video_kbps(job)
     video_kbps = budget_kbps if budget_kbps < job.quality.max_video_kbps else None
     attempts = 0
     while True:
         attempts += 1
         try:
-            size = _encode_once(job, choice, video_kbps, out_path, poster_path, on_progress)
+            size = _encode_once(
+                job, choice, video_kbps, out_path, poster_path, on_progress, title_path
+            )
         except MediaError:
             if choice.codec == "libx264" or job.encoder != "auto":
                 raise
@@ -141,10 +166,11 @@ def _encode_once(
     out_path: Path,
     poster_path: Path,
     on_progress: ffmpeg.ProgressCallback | None,
+    title_path: Path | None = None,
 ) -> int:
     with ffmpeg.atomic_output(out_path) as tmp_video, ffmpeg.atomic_output(poster_path) as tmp_jpg:
         ffmpeg.run(
-            build_command(job, choice, video_kbps, tmp_video),
+            build_command(job, choice, video_kbps, tmp_video, title_path=title_path),
             duration_s=job.duration_s,
             on_progress=on_progress,
             timeout_s=job.timeout_s or max(600.0, job.duration_s * 60),
@@ -168,21 +194,32 @@ def extract_poster(video: Path, poster: Path, *, at_s: float) -> None:
 
 
 def build_command(
-    job: RenderJob, choice: EncoderChoice, video_kbps: int | None, video_out: Path
+    job: RenderJob,
+    choice: EncoderChoice,
+    video_kbps: int | None,
+    video_out: Path,
+    *,
+    title_path: Path | None = None,
 ) -> list[str]:
     """The ffmpeg arguments (without the binary) of the single render pass."""
     q = job.quality
-    video = background_stream(job.background, width=q.width, height=q.height, fps=q.fps,
+    width, height = job.size
+    video = background_stream(job.background, width=width, height=height, fps=q.fps,
                               duration_s=job.duration_s)  # fmt: skip
     if job.camera.is_static or job.background.kind == "color":
-        video = video.filter("scale", q.width, q.height)
+        video = video.filter("scale", width, height)
     else:
-        motion = zoompan_args(job.camera, width=q.width, height=q.height, fps=q.fps)
+        motion = zoompan_args(job.camera, width=width, height=height, fps=q.fps)
         video = video.filter("zoompan", **motion)
     if job.captions_path is not None:
         video = video.filter(
             "ass", filename=os.fspath(job.captions_path), fontsdir=os.fspath(fonts_dir())
         )
+    if title_path is not None:  # over the captions: the hook is read first
+        video = video.filter("ass", filename=os.fspath(title_path), fontsdir=os.fspath(fonts_dir()))
+    if job.progress_bar_colour is not None:
+        video = progress_bar(video, colour=job.progress_bar_colour, width=width, height=height,
+                             fps=q.fps, duration_s=job.duration_s)  # fmt: skip
     video = video.filter(
         "setparams", color_primaries="bt709", color_trc="bt709", colorspace="bt709", range="tv"
     ).filter("format", "yuv420p")
