@@ -215,6 +215,13 @@ class ReelSpec(_Model):
     )
     voice: str = Field(default="en-us", pattern=r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
     speaking_rate_wpm: int = Field(default=165, ge=80, le=400)
+    trim_pauses_over_s: float | None = Field(
+        default=None,
+        ge=0.1,
+        le=5.0,
+        description="Shorten every pause of an uploaded voice longer than this to this many "
+        "seconds (words, music, effects and picture follow); off by default.",
+    )
 
     @field_validator("script", "transcript")
     @classmethod
@@ -233,6 +240,11 @@ class ReelSpec(_Model):
             raise ValueError("transcript: required with `voiceover` and must not be empty")
         if self.transcript is not None and not self.transcript:
             raise ValueError("transcript: must not be empty")
+        if self.trim_pauses_over_s is not None and self.voiceover is None:
+            raise ValueError(
+                "trim_pauses_over_s: trims an uploaded voice (`voiceover`); a script's "
+                "pauses are set by its punctuation"
+            )
         tokens = tokenize(self.text)
         if not tokens:
             field = "transcript" if self.transcript is not None else "script"

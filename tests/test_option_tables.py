@@ -377,3 +377,59 @@ def test_a_name_added_to_a_table_is_accepted_everywhere(table, field):
     assert value == "added" and result["listed"][-1] == "added"
     if field == "captions.position":
         assert result["style"]["captions"]["position"] == "added"
+
+
+# Options that are values rather than names from a table (issue 13): each goes through the same
+# doors. (spec path, render body field, a good value, a bad value)
+VALUE_OPTIONS = [("trim_pauses_over_s", "trim_pauses_over_s", 0.3, 0.0)]
+
+
+@pytest.fixture(scope="module")
+def voice_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.mediatools import speech_like
+
+    folder = tmp_path_factory.mktemp("voice")
+    return speech_like(folder / "voice.wav", [(0.2, 1.0), (2.0, 2.6)], seconds=3.0)
+
+
+def _voice_spec(voice_file: Path, **extra: Any) -> dict[str, Any]:
+    return {"voiceover": str(voice_file), "transcript": SCRIPT, **extra}
+
+
+@pytest.mark.parametrize(("path", "body_field", "good", "bad"), VALUE_OPTIONS)
+def test_value_options_reach_the_spec_and_the_cli(
+    path, body_field, good, bad, voice_file, tmp_path
+):
+    assert getattr(parse_spec(_voice_spec(voice_file, **{path: good})), path) == good
+    spec_file = tmp_path / "reel.json"
+    for value, code in ((good, 0), (bad, 2)):
+        spec_file.write_text(json.dumps(_voice_spec(voice_file, **{path: value})))
+        result = CliRunner().invoke(cli_app, ["validate", str(spec_file)])
+        assert result.exit_code == code, result.output
+        if code:
+            assert result.stderr.startswith(f"error: {path}:")
+    spec_file.write_text(json.dumps({"script": SCRIPT, path: good}))  # a script has no pauses
+    result = CliRunner().invoke(cli_app, ["validate", str(spec_file)])
+    assert result.exit_code == 2 and path in result.stderr
+
+
+@pytest.mark.parametrize(("path", "body_field", "good", "bad"), VALUE_OPTIONS)
+def test_value_options_reach_the_api(path, body_field, good, bad, api, carol, voice_file):
+    response = api.post(
+        "/api/v1/projects",
+        headers=carol.headers,
+        data={"title": "voiced", "transcript": SCRIPT},
+        files={"voiceover": ("voice.wav", voice_file.read_bytes())},
+    )
+    assert response.status_code == 201, response.text
+    url = f"/api/v1/video/generate-advanced/{response.json()['id']}"
+    ok = api.post(url, headers=carol.headers, json={body_field: good})
+    assert ok.status_code == 503 and "Prefect" in ok.json()["detail"]  # the spec was built
+    refused = api.post(url, headers=carol.headers, json={body_field: bad})
+    assert refused.status_code == 422 and refused.json()["field"] == body_field
+    scripted = f"/api/v1/video/generate-advanced/{make_project(api, carol)}"
+    refused = api.post(scripted, headers=carol.headers, json={body_field: good})
+    assert refused.status_code == 422 and path in refused.text, refused.text
+    style = json.dumps({path: good})  # a project default: applied when the voice is uploaded
+    assert api.post("/api/v1/projects", headers=carol.headers, data={"title": "t",
+                    "script": SCRIPT, "style": style}).status_code == 201  # fmt: skip

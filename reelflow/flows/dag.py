@@ -87,8 +87,12 @@ def reel_dag(
         voice_name=spec.voice,
         rate_wpm=spec.speaking_rate_wpm,
         platform=spec.platform,
+        trim_pauses_over_s=spec.trim_pauses_over_s,
+        # cuts fall on the output's frames only when there are cuts (else the key stays put)
+        frame_rate=spec.quality_preset.fps if spec.trim_pauses_over_s is not None else None,
     )
-    progress.milestone("voice", f"{voice.duration_s:.1f} s of voice")
+    trimmed = f", {voice.cuts.removed_s:.1f} s of pauses cut" if voice.cuts else ""
+    progress.milestone("voice", f"{voice.duration_s:.1f} s of voice{trimmed}")
 
     # Independent branches run side by side; milestones are reported in order.
     words_later = run.submit(
@@ -126,7 +130,7 @@ def reel_dag(
         run(
             record_timings,
             words=words,
-            duration_s=voice.duration_s,
+            duration_s=voice.source_duration_s,
             user_id=context.user_id,
             project_id=context.project_id,
         )
@@ -137,6 +141,7 @@ def reel_dag(
         quality=spec.quality,
         platform=spec.platform,
         duration_s=voice.duration_s,
+        cuts=voice.cuts,
     )
     analysis = analysis_later.result()
     progress.milestone("voice_analysis", f"{len(analysis.speech)} phrases")

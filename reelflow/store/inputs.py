@@ -78,6 +78,8 @@ class ProjectStyle(_Input):
     auto_duck: bool = _like(MusicSpec, "auto_duck")
     voice: str = _like(ReelSpec, "voice")
     speaking_rate_wpm: int = _like(ReelSpec, "speaking_rate_wpm")
+    # applied to projects with an uploaded voice (a script's pauses come from its punctuation)
+    trim_pauses_over_s: float | None = _like(ReelSpec, "trim_pauses_over_s")
 
 
 class ProjectInput(_Input):
@@ -130,6 +132,7 @@ class RenderSettings(_Input):
     effects_preset: EffectsPreset | None = None
     quality: Quality | None = None
     platform: Platform | None = None
+    trim_pauses_over_s: float | None = _like(ReelSpec, "trim_pauses_over_s")
 
     @field_validator("wave_settings")
     @classmethod

@@ -57,6 +57,11 @@ def build_spec(
         "voice": style.voice,
         "speaking_rate_wpm": style.speaking_rate_wpm,
         "word_timings": _timings(project),
+        "trim_pauses_over_s": (
+            render.trim_pauses_over_s
+            if render.trim_pauses_over_s is not None
+            else (style.trim_pauses_over_s if project.voice is not None else None)
+        ),
     }
     return parse_spec({k: v for k, v in data.items() if v is not None})
 

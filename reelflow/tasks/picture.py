@@ -16,6 +16,7 @@ from reelflow.engine.render import graph
 from reelflow.engine.render.background import Background
 from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
+from reelflow.engine.speech.pauses import Cuts
 from reelflow.engine.timing import WordTimings
 from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec
 from reelflow.presets import PLATFORM_PRESETS, QUALITY_PRESETS
@@ -40,12 +41,16 @@ def build_captions(
     quality: str,
     platform: str,
     duration_s: float,
+    cuts: Cuts | None = None,
     out_dir: Path,
 ) -> Path:
-    """Write the animated ASS captions for the output size and the platform's safe zone."""
+    """Write the animated ASS captions for the output size and the platform's safe zone.
+
+    `words` are timed on the voice's own timeline; `cuts` (pause trimming) move them onto the
+    shortened one the reel plays."""
     q = QUALITY_PRESETS[quality]
     return write_captions(
-        words,
+        cuts.map_words(words) if cuts is not None else words,
         spec.to_style(),
         out_dir / "captions.ass",
         width=q.width,
