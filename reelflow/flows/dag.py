@@ -29,6 +29,7 @@ from reelflow.tasks.picture import (
     prepare_background,
     publish,
     render_reel,
+    track_face,
 )
 from reelflow.tasks.step import Step
 from reelflow.tasks.voice import (
@@ -83,7 +84,7 @@ def reel_dag(
     voice = run(
         prepare_voice,
         script=spec.script,
-        voiceover=spec.voiceover,
+        voiceover=spec.voiceover or spec.video,  # a clip's sound is its voice
         voice_name=spec.voice,
         rate_wpm=spec.speaking_rate_wpm,
         platform=spec.platform,
@@ -100,6 +101,7 @@ def reel_dag(
     )
     analysis_later = run.submit(analyze_voice, voice=voice, transcript=spec.text)
     background_later = run.submit(prepare_background, spec=spec.background)
+    face_later = run.submit(track_face, video=spec.video) if spec.video else None
     # Music waits for the voice analysis only when it must pick a preset to fit the voice.
     picks_preset = spec.music.preset == "auto" and spec.music.file is None
     music_later = run.submit(
@@ -168,6 +170,9 @@ def reel_dag(
         threads=settings.ffmpeg_threads,
         timeout_s=120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality],
         on_progress=progress.render_fraction,
+        video=spec.video,
+        face=face_later.result() if face_later is not None else None,
+        cuts=voice.cuts,
     )
     progress.milestone("render", result.encoder)
     run.fence()  # never publish (or report) from an attempt that another worker has taken over

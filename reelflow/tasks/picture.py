@@ -10,12 +10,15 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reelflow.engine.captions.ass import write_captions
-from reelflow.engine.ffmpeg import atomic_output
+from reelflow.engine.ffmpeg import atomic_output, probe
 from reelflow.engine.music.analysis import MusicAnalysis
 from reelflow.engine.render import graph
 from reelflow.engine.render.background import Background
 from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
+from reelflow.engine.render.reframe import FaceTrack
+from reelflow.engine.render.reframe import track_face as find_face_path
+from reelflow.engine.render.talk import TalkVideo
 from reelflow.engine.speech.pauses import Cuts
 from reelflow.engine.timing import WordTimings
 from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec
@@ -31,6 +34,12 @@ def prepare_background(*, spec: BackgroundSpec) -> Background:
     them again here cost a second ffmpeg pass per file on the reel's busiest second.
     """
     return Background(kind=spec.type, colors=tuple(spec.colors), files=tuple(spec.files))
+
+
+@step("track-face")
+def track_face(*, video: Path) -> FaceTrack | None:
+    """The speaker's face path through the user's clip (None: no face, crop the centre)."""
+    return find_face_path(video)
 
 
 @step("build-captions")
@@ -88,9 +97,19 @@ def render_reel(
     threads: int = 0,
     timeout_s: float | None = None,
     on_progress: Callable[[float], None] | None = None,
+    video: Path | None = None,
+    face: FaceTrack | None = None,
+    cuts: Cuts | None = None,
     out_dir: Path,
 ) -> graph.RenderResult:
-    """The single ffmpeg pass that produces the MP4 and its poster."""
+    """The single ffmpeg pass that produces the MP4 and its poster.
+
+    With the user's own `video`, its picture (reframed on the `face` path, cut by the voice's
+    `cuts`) is the background."""
+    talk = None
+    if video is not None:
+        info = probe(video, field="video").video
+        talk = TalkVideo(video, info.width, info.height, track=face, cuts=cuts)
     job = graph.RenderJob(
         mix=mix,
         background=background,
@@ -103,6 +122,7 @@ def render_reel(
         max_file_size_mb=max_file_size_mb,
         threads=threads,
         timeout_s=timeout_s,
+        talk=talk,
     )
     return graph.render(job, out_dir / "reel.mp4", on_progress=on_progress)
 

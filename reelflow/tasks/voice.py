@@ -52,6 +52,12 @@ def check_inputs(*, spec: ReelSpec) -> None:
         info = probe(spec.voiceover, field="voiceover")
         if info.audio is None:
             raise InputError(f"{spec.voiceover.name} has no audio stream", field="voiceover")
+    if spec.video is not None:
+        info = probe(spec.video, field="video")
+        if info.audio is None or info.video is None or info.is_still_image:
+            raise InputError(
+                f"{spec.video.name} needs a picture and a sound track (the voice)", field="video"
+            )
     if spec.music.file is not None:
         info = probe(spec.music.file, field="music.file")
         if info.audio is None:
