@@ -433,3 +433,49 @@ def test_value_options_reach_the_api(path, body_field, good, bad, api, carol, vo
     style = json.dumps({path: good})  # a project default: applied when the voice is uploaded
     assert api.post("/api/v1/projects", headers=carol.headers, data={"title": "t",
                     "script": SCRIPT, "style": style}).status_code == 201  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def talk_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.talkclip import make_talk_clip
+
+    return make_talk_clip(tmp_path_factory.mktemp("talk"), ["One two.", "Three."], pause_s=0.6).path
+
+
+def test_video_reaches_the_spec_the_cli_and_the_api(talk_file, voice_file, api, carol, tmp_path):
+    spec = parse_spec({"video": str(talk_file), "transcript": SCRIPT, "trim_pauses_over_s": 0.3})
+    assert spec.video == talk_file and spec.input_files() == {"video": talk_file}
+    spec_file = tmp_path / "reel.json"
+    cases = [
+        ({"video": str(talk_file), "transcript": SCRIPT}, 0, ""),
+        ({"video": str(tmp_path / "gone.mp4"), "transcript": SCRIPT}, 2, "error: video:"),
+        ({"video": str(talk_file)}, 2, "error: transcript:"),
+        ({"video": str(talk_file), "transcript": SCRIPT, "voiceover": str(voice_file)}, 2,
+         "error: video:"),
+        ({"video": str(talk_file), "transcript": SCRIPT, "background": {"type": "color"}}, 2,
+         "error: background:"),
+    ]  # fmt: skip
+    for data, code, start in cases:
+        spec_file.write_text(json.dumps(data))
+        result = CliRunner().invoke(cli_app, ["validate", str(spec_file)])
+        assert result.exit_code == code, (data, result.output)
+        assert result.stderr.startswith(start) if code else "ok" in result.stdout
+
+    def create(**files):
+        return api.post(
+            "/api/v1/projects",
+            headers=carol.headers,
+            data={"title": "my video", "transcript": SCRIPT},
+            files={k: (v.name, v.read_bytes()) for k, v in files.items()},
+        )
+
+    made = create(video=talk_file)
+    assert made.status_code == 201, made.text
+    assert made.json()["voiceover"]["media"] == "video"
+    url = f"/api/v1/video/generate-advanced/{made.json()['id']}"
+    ok = api.post(url, headers=carol.headers, json={"trim_pauses_over_s": 0.3})
+    assert ok.status_code == 503 and "Prefect" in ok.json()["detail"]  # the spec was built
+    refused = create(video=voice_file)  # sound without a picture
+    assert refused.status_code == 422 and refused.json()["field"] == "video"
+    both = create(video=talk_file, voiceover=voice_file)
+    assert both.status_code == 422 and both.json()["field"] == "video"

@@ -40,11 +40,13 @@ def build_spec(
     def path(upload: Upload | None) -> str | None:
         return str(upload_path(uploads_dir, upload)) if upload is not None else None
 
+    talk = project.voice is not None and project.voice.media == "video"
     data: dict[str, Any] = {
-        "voiceover": path(project.voice),
+        "voiceover": None if talk else path(project.voice),
+        "video": path(project.voice) if talk else None,
         "script": project.script,
         "transcript": project.transcript,
-        "background": _background(project, path),
+        "background": None if talk else _background(project, path),
         "music": _music(project, style, render, path),
         "captions": _captions(style, render),
         "effects": (
