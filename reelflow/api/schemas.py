@@ -221,6 +221,16 @@ class TaskStatusOut(BaseModel):
     queue: QueueOut | None = Field(default=None, description="While the status is `queued`")
 
 
+class ReelOut(BaseModel):
+    """One of the caller's past reels."""
+
+    task_id: str
+    project_id: str | None = None
+    status: str = Field(description="'unknown' once its progress record has expired")
+    created_at: datetime
+    output: dict[str, str] | None = Field(default=None, description="Download URLs when done")
+
+
 class CancelOut(BaseModel):
     task_id: str
     status: str
