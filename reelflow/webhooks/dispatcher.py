@@ -182,7 +182,7 @@ class WebhookDispatcher:
                 # no redirects: a webhook goes where its owner said, or it fails
                 async with httpx.AsyncClient(timeout=timeout, follow_redirects=False) as http:
                     response = await http.post(target.url, content=body, headers=headers)
-            except httpx.HTTPError as exc:
+            except Exception as exc:  # refused, timed out, or a URL httpx cannot use
                 return f"{type(exc).__name__}: {exc}"
         if 200 <= response.status_code < 300:
             log.info("webhook %s of run %s delivered", event["event_id"], task_id)

@@ -182,3 +182,17 @@ def test_runs_without_a_webhook_are_acknowledged_without_posting(wsettings: Sett
 def test_backoff_doubles_up_to_its_cap() -> None:
     waits = [backoff_s(n, first_s=2.0, max_s=30.0) for n in range(1, 7)]
     assert waits == [2.0, 4.0, 8.0, 16.0, 30.0, 30.0]
+
+
+def test_an_unreachable_receiver_is_given_up_after_the_last_attempt(
+    wsettings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    from tests.redis_server import free_port
+
+    quick = wsettings.model_copy(update={"webhook_max_attempts": 3, "webhook_backoff_s": 0.05})
+    dead = f"http://127.0.0.1:{free_port()}/nobody-listens"
+    _emit(wsettings, _event(str(uuid.uuid4()), "failed", 1))
+    with caplog.at_level("WARNING", logger="reelflow.webhooks.dispatcher"):
+        asyncio.run(_dispatch_until(quick, _to(dead), lambda: not _outbox(wsettings)))
+    assert "given up after 3 attempts" in caplog.text
+    assert caplog.text.count("retry in") == 2
