@@ -127,6 +127,12 @@ class Settings(BaseSettings):
         description="How long a finishing run keeps retrying undelivered events before "
         "spooling them to disk for the next process to deliver.",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        validation_alias=_env("WEBHOOK_ALLOW_PRIVATE"),
+        description="Deliver webhooks to loopback, private and link-local addresses too (off: a "
+        "user's URL must not reach the services beside the API; on for a closed network).",
+    )
     webhook_max_attempts: int = Field(
         default=10,
         ge=1,

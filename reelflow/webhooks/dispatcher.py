@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -20,6 +21,7 @@ import secrets
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import httpx
 import redis.asyncio as aioredis
@@ -129,7 +131,9 @@ class WebhookDispatcher:
             for attempt in range(1, settings.webhook_max_attempts + 1):
                 await self._touch(entry_id)
                 outcome = await self._attempt(user_id, task_id, event, attempt)
-                if outcome in ("delivered", "no webhook"):
+                if outcome in ("delivered", "no webhook") or outcome.startswith(_REFUSED):
+                    if outcome.startswith(_REFUSED):
+                        log.error("webhook of run %s not sent: %s", task_id, outcome)
                     break
                 if attempt == settings.webhook_max_attempts:
                     log.error(
@@ -168,6 +172,10 @@ class WebhookDispatcher:
             return f"target unknown ({exc})"
         if target is None:
             return "no webhook"
+        if not self.settings.webhook_allow_private:
+            refused = await _private_address(target.url)
+            if refused:
+                return f"{_REFUSED}{refused}"
         body = event_body(event, kind=target.kind, output=target.output)
         headers = {
             "Content-Type": "application/json",
@@ -214,6 +222,27 @@ class WebhookDispatcher:
                 await self.client.xclaim(
                     self.stream, GROUP, self.consumer, 0, ids, idle=self._lease_ms, justid=True
                 )
+
+
+_REFUSED = "refused: "
+
+
+async def _private_address(url: str) -> str | None:
+    """Why `url` must not be called (its host resolves to a loopback, private, link-local or
+    otherwise non-public address), or None. Resolving here and connecting later leaves DNS
+    rebinding open; a deployment that fears it also filters egress at the network."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return None  # unresolvable now: the POST fails and is retried like any other failure
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%")[0])
+        if not address.is_global:
+            return f"{host} resolves to the non-public address {address}"
+    return None
 
 
 def _text(value) -> str:

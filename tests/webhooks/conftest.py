@@ -88,4 +88,5 @@ def wsettings(tmp_path: Path, prefix: str) -> Settings:
         webhook_timeout_s=5.0,
         webhook_max_attempts=5,
         webhook_lease_s=30.0,
+        webhook_allow_private=True,  # the receiver listens on loopback
     )

@@ -196,3 +196,14 @@ def test_an_unreachable_receiver_is_given_up_after_the_last_attempt(
         asyncio.run(_dispatch_until(quick, _to(dead), lambda: not _outbox(wsettings)))
     assert "given up after 3 attempts" in caplog.text
     assert caplog.text.count("retry in") == 2
+
+
+def test_private_addresses_are_refused_unless_allowed(
+    wsettings: Settings, receiver: Receiver, caplog: pytest.LogCaptureFixture
+) -> None:
+    guarded = wsettings.model_copy(update={"webhook_allow_private": False})
+    _emit(wsettings, _event(str(uuid.uuid4()), "completed", 1))
+    with caplog.at_level("ERROR", logger="reelflow.webhooks.dispatcher"):
+        asyncio.run(_dispatch_until(guarded, _to(receiver.url), lambda: not _outbox(wsettings)))
+    assert not receiver.deliveries  # given up at once, nothing sent
+    assert "non-public address 127.0.0.1" in caplog.text
