@@ -29,7 +29,7 @@ from reelflow.engine.errors import InputError
 FaceDetector = Callable[[np.ndarray], Sequence[tuple[int, int, int, int]]]
 
 SAMPLE_FPS = 4.0
-ANALYSIS_WIDTH = 480  # Haar finds faces of >= 24 px here, i.e. a face 1/20 of the frame wide
+ANALYSIS_WIDTH = 480  # faces of >= 40 px here (1/12 of the width) are found
 MIN_FOUND_FRACTION = 0.25  # fewer samples with a face than this: centre crop
 SMOOTH_S = 1.5  # span of the smoothing window
 KEYFRAME_TOLERANCE = 0.004  # of the frame size: below a pixel at 1080 px crops
@@ -58,7 +58,12 @@ def haar_detector() -> FaceDetector:
         raise RuntimeError("OpenCV's face cascade did not load from cv2.data")
 
     def detect(gray: np.ndarray) -> Sequence[tuple[int, int, int, int]]:
-        found = cascade.detectMultiScale(gray, scaleFactor=1.1, minNeighbors=4, minSize=(24, 24))
+        # a speaker worth centring on is at least 1/12 of the frame wide; not scanning for
+        # smaller faces saves about a third of the time (and their false positives)
+        side = max(24, gray.shape[1] // 12)
+        found = cascade.detectMultiScale(
+            gray, scaleFactor=1.1, minNeighbors=4, minSize=(side, side)
+        )
         return [tuple(int(v) for v in box) for box in found]
 
     return detect
