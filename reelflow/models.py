@@ -268,6 +268,11 @@ class ReelSpec(_Model):
     """Everything that defines one reel. A reel is a pure function of its spec and input files."""
 
     voiceover: Path | None = Field(default=None, description="wav/mp3/m4a/flac/ogg voice track")
+    video: Path | None = Field(
+        default=None,
+        description="Your own clip (mp4/mov/webm): its sound is the voice and its picture the "
+        "background, reframed on the speaker's face.",
+    )
     script: str | None = Field(default=None, max_length=20_000, description="text to speak")
     transcript: str | None = Field(default=None, max_length=20_000)
     background: BackgroundSpec = Field(default_factory=BackgroundSpec)
@@ -308,6 +313,13 @@ class ReelSpec(_Model):
         "aligner for uploads and the CJK glyph shapes. Default: from the writing, else English",
     )
     speaking_rate_wpm: int = Field(default=165, ge=80, le=400)
+    trim_pauses_over_s: float | None = Field(
+        default=None,
+        ge=0.1,
+        le=5.0,
+        description="Shorten every pause of an uploaded voice longer than this to this many "
+        "seconds (words, music, effects and picture follow); off by default.",
+    )
 
     @field_validator("script", "transcript")
     @classmethod
@@ -316,7 +328,9 @@ class ReelSpec(_Model):
 
     @model_validator(mode="after")
     def _check_voice(self) -> ReelSpec:
-        if self.voiceover is None and not self.script:
+        if self.video is not None:
+            _check_video(self)
+        elif self.voiceover is None and not self.script:
             if self.script is not None:
                 raise ValueError("script: must not be empty")
             raise ValueError("give either `voiceover` (an audio file) or `script` (text to speak)")
@@ -324,8 +338,15 @@ class ReelSpec(_Model):
             raise ValueError("give `voiceover` or `script`, not both")
         if self.voiceover is not None and not self.transcript:
             raise ValueError("transcript: required with `voiceover` and must not be empty")
+        if self.video is not None and not self.transcript:
+            raise ValueError("transcript: required with `video` and must not be empty")
         if self.transcript is not None and not self.transcript:
             raise ValueError("transcript: must not be empty")
+        if self.trim_pauses_over_s is not None and self.voiceover is None and self.video is None:
+            raise ValueError(
+                "trim_pauses_over_s: trims an uploaded voice (`voiceover` or `video`); a "
+                "script's pauses are set by its punctuation"
+            )
         tokens = tokenize(self.text)
         if not tokens:
             field = "transcript" if self.transcript is not None else "script"
@@ -382,6 +403,8 @@ class ReelSpec(_Model):
         files: dict[str, Path] = {}
         if self.voiceover:
             files["voiceover"] = self.voiceover
+        if self.video:
+            files["video"] = self.video
         if self.music.file:
             files["music.file"] = self.music.file
         if self.background.path:
@@ -399,6 +422,7 @@ class ReelSpec(_Model):
         return self.model_copy(
             update={
                 "voiceover": fix(self.voiceover),
+                "video": fix(self.video),
                 "music": self.music.model_copy(update={"file": fix(self.music.file)}),
                 "background": self.background.model_copy(
                     update={
@@ -421,6 +445,13 @@ def check_platform_aspects(platform: str, aspect: str, aspects: list[str] | None
                 f"{field}: {preset.label} does not take {name} "
                 f"(it takes {', '.join(preset.safe_zones)})"
             )
+
+
+def _check_video(spec: ReelSpec) -> None:
+    if spec.voiceover is not None or spec.script:
+        raise ValueError("video: its sound is the voice; give no `voiceover` or `script` with it")
+    if "background" in spec.model_fields_set:
+        raise ValueError("background: the video's picture is the background; leave it out")
 
 
 def _check_timings(words: list[WordTimingSpec], tokens: tuple[str, ...]) -> None:

@@ -127,6 +127,41 @@ class Settings(BaseSettings):
         description="How long a finishing run keeps retrying undelivered events before "
         "spooling them to disk for the next process to deliver.",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        validation_alias=_env("WEBHOOK_ALLOW_PRIVATE"),
+        description="Deliver webhooks to loopback, private and link-local addresses too (off: a "
+        "user's URL must not reach the services beside the API; on for a closed network).",
+    )
+    webhook_max_attempts: int = Field(
+        default=10,
+        ge=1,
+        validation_alias=_env("WEBHOOK_MAX_ATTEMPTS"),
+        description="POSTs of one webhook event before it is given up (logged, not retried).",
+    )
+    webhook_backoff_s: float = Field(
+        default=2.0,
+        gt=0,
+        validation_alias=_env("WEBHOOK_BACKOFF_S"),
+        description="Wait before the first webhook retry; doubles each time, up to "
+        "webhook_backoff_max_s.",
+    )
+    webhook_backoff_max_s: float = Field(
+        default=300.0, gt=0, validation_alias=_env("WEBHOOK_BACKOFF_MAX_S")
+    )
+    webhook_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        validation_alias=_env("WEBHOOK_TIMEOUT_S"),
+        description="How long one webhook POST may take before it counts as failed.",
+    )
+    webhook_lease_s: float = Field(
+        default=600.0,
+        gt=0,
+        validation_alias=_env("WEBHOOK_LEASE_S"),
+        description="An event whose delivering API process went silent this long is taken over "
+        "by another (or by the next start); must exceed webhook_backoff_max_s.",
+    )
     database_url: str | None = Field(
         default=None,
         validation_alias=_env("DATABASE_URL"),

@@ -379,3 +379,105 @@ def test_a_name_added_to_a_table_is_accepted_everywhere(table, field):
     assert value == "added" and result["listed"][-1] == "added"
     if field == "captions.position":
         assert result["style"]["captions"]["position"] == "added"
+
+
+# Options that are values rather than names from a table (issue 13): each goes through the same
+# doors. (spec path, render body field, a good value, a bad value)
+VALUE_OPTIONS = [("trim_pauses_over_s", "trim_pauses_over_s", 0.3, 0.0)]
+
+
+@pytest.fixture(scope="module")
+def voice_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.mediatools import speech_like
+
+    folder = tmp_path_factory.mktemp("voice")
+    return speech_like(folder / "voice.wav", [(0.2, 1.0), (2.0, 2.6)], seconds=3.0)
+
+
+def _voice_spec(voice_file: Path, **extra: Any) -> dict[str, Any]:
+    return {"voiceover": str(voice_file), "transcript": SCRIPT, **extra}
+
+
+@pytest.mark.parametrize(("path", "body_field", "good", "bad"), VALUE_OPTIONS)
+def test_value_options_reach_the_spec_and_the_cli(
+    path, body_field, good, bad, voice_file, tmp_path
+):
+    assert getattr(parse_spec(_voice_spec(voice_file, **{path: good})), path) == good
+    spec_file = tmp_path / "reel.json"
+    for value, code in ((good, 0), (bad, 2)):
+        spec_file.write_text(json.dumps(_voice_spec(voice_file, **{path: value})))
+        result = CliRunner().invoke(cli_app, ["validate", str(spec_file)])
+        assert result.exit_code == code, result.output
+        if code:
+            assert result.stderr.startswith(f"error: {path}:")
+    spec_file.write_text(json.dumps({"script": SCRIPT, path: good}))  # a script has no pauses
+    result = CliRunner().invoke(cli_app, ["validate", str(spec_file)])
+    assert result.exit_code == 2 and path in result.stderr
+
+
+@pytest.mark.parametrize(("path", "body_field", "good", "bad"), VALUE_OPTIONS)
+def test_value_options_reach_the_api(path, body_field, good, bad, api, carol, voice_file):
+    response = api.post(
+        "/api/v1/projects",
+        headers=carol.headers,
+        data={"title": "voiced", "transcript": SCRIPT},
+        files={"voiceover": ("voice.wav", voice_file.read_bytes())},
+    )
+    assert response.status_code == 201, response.text
+    url = f"/api/v1/video/generate-advanced/{response.json()['id']}"
+    ok = api.post(url, headers=carol.headers, json={body_field: good})
+    assert ok.status_code == 503 and "Prefect" in ok.json()["detail"]  # the spec was built
+    refused = api.post(url, headers=carol.headers, json={body_field: bad})
+    assert refused.status_code == 422 and refused.json()["field"] == body_field
+    scripted = f"/api/v1/video/generate-advanced/{make_project(api, carol)}"
+    refused = api.post(scripted, headers=carol.headers, json={body_field: good})
+    assert refused.status_code == 422 and path in refused.text, refused.text
+    style = json.dumps({path: good})  # a project default: applied when the voice is uploaded
+    assert api.post("/api/v1/projects", headers=carol.headers, data={"title": "t",
+                    "script": SCRIPT, "style": style}).status_code == 201  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def talk_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.talkclip import make_talk_clip
+
+    return make_talk_clip(tmp_path_factory.mktemp("talk"), ["One two.", "Three."], pause_s=0.6).path
+
+
+def test_video_reaches_the_spec_the_cli_and_the_api(talk_file, voice_file, api, carol, tmp_path):
+    spec = parse_spec({"video": str(talk_file), "transcript": SCRIPT, "trim_pauses_over_s": 0.3})
+    assert spec.video == talk_file and spec.input_files() == {"video": talk_file}
+    spec_file = tmp_path / "reel.json"
+    cases = [
+        ({"video": str(talk_file), "transcript": SCRIPT}, 0, ""),
+        ({"video": str(tmp_path / "gone.mp4"), "transcript": SCRIPT}, 2, "error: video:"),
+        ({"video": str(talk_file)}, 2, "error: transcript:"),
+        ({"video": str(talk_file), "transcript": SCRIPT, "voiceover": str(voice_file)}, 2,
+         "error: video:"),
+        ({"video": str(talk_file), "transcript": SCRIPT, "background": {"type": "color"}}, 2,
+         "error: background:"),
+    ]  # fmt: skip
+    for data, code, start in cases:
+        spec_file.write_text(json.dumps(data))
+        result = CliRunner().invoke(cli_app, ["validate", str(spec_file)])
+        assert result.exit_code == code, (data, result.output)
+        assert result.stderr.startswith(start) if code else "ok" in result.stdout
+
+    def create(**files):
+        return api.post(
+            "/api/v1/projects",
+            headers=carol.headers,
+            data={"title": "my video", "transcript": SCRIPT},
+            files={k: (v.name, v.read_bytes()) for k, v in files.items()},
+        )
+
+    made = create(video=talk_file)
+    assert made.status_code == 201, made.text
+    assert made.json()["voiceover"]["media"] == "video"
+    url = f"/api/v1/video/generate-advanced/{made.json()['id']}"
+    ok = api.post(url, headers=carol.headers, json={"trim_pauses_over_s": 0.3})
+    assert ok.status_code == 503 and "Prefect" in ok.json()["detail"]  # the spec was built
+    refused = create(video=voice_file)  # sound without a picture
+    assert refused.status_code == 422 and refused.json()["field"] == "video"
+    both = create(video=talk_file, voiceover=voice_file)
+    assert both.status_code == 422 and both.json()["field"] == "video"

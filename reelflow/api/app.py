@@ -24,6 +24,7 @@ from reelflow.api.errors import install_error_handlers
 from reelflow.api.limits import BodySizeLimit
 from reelflow.api.relay import LifecycleWriter, relay_prefect_events
 from reelflow.api.routes import (
+    account,
     analytics,
     health,
     music,
@@ -35,6 +36,7 @@ from reelflow.api.routes import (
 )
 from reelflow.api.runs import API_PREFIX
 from reelflow.api.services import open_services
+from reelflow.api.webhooks import start_dispatcher
 from reelflow.progress import drain_spool, redis_client
 from reelflow.settings import Settings, get_settings
 
@@ -72,6 +74,7 @@ def _lifespan(settings: Settings, config: ApiConfig, prefect_url: str | None):
         except Exception as exc:  # Redis down: the next start (or a worker) delivers them
             log.warning("progress spool not drained: %s", exc)
         services.lifecycle = LifecycleWriter(settings, services.redis)
+        services.background.append(start_dispatcher(services))
         if prefect_url:
             relay = relay_prefect_events(services.lifecycle, prefect_url)
             services.background.append(asyncio.create_task(relay, name="prefect-event-relay"))
@@ -112,7 +115,7 @@ def create_app(settings: Settings | None = None, *, config: ApiConfig | None = N
     app.add_middleware(TrustedHostMiddleware, allowed_hosts=config.trusted_hosts)
 
     api = APIRouter(prefix=API_PREFIX)
-    for module in (health, projects, music, videos, tasks, presets, analytics):
+    for module in (health, account, projects, music, videos, tasks, presets, analytics):
         api.include_router(module.router)
     app.include_router(api)
     app.include_router(ws.router)

@@ -8,7 +8,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from reelflow.store import RenderSettings
-from reelflow.store.schema import Project, Upload, User
+from reelflow.store.schema import Project, Upload, User, UserWebhook
+from reelflow.webhooks import WebhookUrl
 
 WordIndex = Annotated[str, StringConstraints(pattern=r"^[0-9]{1,6}$")]
 Seconds = Annotated[float, Field(ge=0, le=86_400, allow_inf_nan=False)]
@@ -22,10 +23,15 @@ class RenderRequest(RenderSettings):
     """
 
     scheduled_time: datetime | None = None
+    webhook_url: WebhookUrl | None = Field(
+        default=None,
+        description="http(s) URL POSTed (signed) when the run completes, fails or is cancelled; "
+        "default: the user's webhook URL (PUT /api/v1/me/webhook)",
+    )
 
     def render_settings(self) -> dict[str, Any]:
         """The fields the spec builder reads."""
-        return self.model_dump(exclude={"scheduled_time"}, exclude_none=True)
+        return self.model_dump(exclude={"scheduled_time", "webhook_url"}, exclude_none=True)
 
 
 class BatchRequest(BaseModel):
@@ -54,6 +60,26 @@ class Me(BaseModel):
     def of(cls, user: User) -> Me:
         """The API view of a store `User`."""
         return cls(id=user.id, name=user.name, plan=user.plan)
+
+
+class WebhookIn(BaseModel):
+    """The user's default webhook; `rotate_secret` issues a new signing secret."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    url: WebhookUrl | None = Field(description="http(s) URL; null removes the default")
+    rotate_secret: bool = False
+
+
+class WebhookOut(BaseModel):
+    url: str | None
+    secret: str = Field(description="HMAC-SHA256 key of the X-Reelflow-Signature header")
+    signature_header: str = "X-Reelflow-Signature"
+
+    @classmethod
+    def of(cls, webhook: UserWebhook) -> WebhookOut:
+        """The API view of a store `UserWebhook`."""
+        return cls(url=webhook.url, secret=webhook.secret)
 
 
 class UploadOut(BaseModel):
@@ -198,6 +224,16 @@ class TaskStatusOut(BaseModel):
         description="What the finished reel could not do as asked, e.g. characters no bundled "
         "font draws (left out of the captions rather than drawn as boxes)",
     )
+
+
+class ReelOut(BaseModel):
+    """One of the caller's past reels."""
+
+    task_id: str
+    project_id: str | None = None
+    status: str = Field(description="'unknown' once its progress record has expired")
+    created_at: datetime
+    output: dict[str, str] | None = Field(default=None, description="Download URLs when done")
 
 
 class CancelOut(BaseModel):

@@ -52,3 +52,38 @@ def list_users() -> None:
     for user in users:
         created = user.created_at.strftime("%Y-%m-%d %H:%M:%S")
         typer.echo(f"{user.id:<16}  {user.plan:<8}  {created:<19}  {user.name}")
+
+
+@app.command("webhook")
+def webhook(
+    user_id: Annotated[str, typer.Argument(help="Id of the user (see `reelflow users list`).")],
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="Default http(s) webhook URL of the user's runs."),
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove the default URL.")] = False,
+    rotate: Annotated[
+        bool, typer.Option("--rotate-secret", help="Issue a new signing secret.")
+    ] = False,
+) -> None:
+    """Show or set a user's default webhook URL and print its signing secret."""
+    from reelflow.settings import get_settings
+    from reelflow.store import Store
+    from reelflow.webhooks import check_webhook_url
+
+    try:
+        checked = check_webhook_url(url) if url is not None else None
+    except ValueError as exc:
+        typer.echo(f"error: --url: {exc}", err=True)
+        raise typer.Exit(2) from None
+    with Store(get_settings()) as store:
+        if store.get_user(user_id) is None:
+            typer.echo(f"error: no user {user_id!r}", err=True)
+            raise typer.Exit(2)
+        current = store.webhook(user_id)
+        if checked is not None or clear or rotate:
+            current = store.set_webhook(
+                user_id, url=None if clear else (checked or current.url), rotate_secret=rotate
+            )
+    typer.echo(f"url: {current.url or '(none)'}")
+    typer.echo(f"secret: {current.secret}")

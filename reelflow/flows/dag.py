@@ -30,6 +30,7 @@ from reelflow.tasks.picture import (
     prepare_background,
     publish,
     render_reel,
+    track_face,
 )
 from reelflow.tasks.step import Step
 from reelflow.tasks.voice import (
@@ -89,12 +90,16 @@ def reel_dag(
     voice = run(
         prepare_voice,
         script=spec.script,
-        voiceover=spec.voiceover,
+        voiceover=spec.voiceover or spec.video,  # a clip's sound is its voice
         voice_name=spec.speech_voice,
         rate_wpm=spec.speaking_rate_wpm,
         platform=spec.platform,
+        trim_pauses_over_s=spec.trim_pauses_over_s,
+        # cuts fall on the output's frames only when there are cuts (else the key stays put)
+        frame_rate=spec.quality_preset.fps if spec.trim_pauses_over_s is not None else None,
     )
-    progress.milestone("voice", f"{voice.duration_s:.1f} s of voice")
+    trimmed = f", {voice.cuts.removed_s:.1f} s of pauses cut" if voice.cuts else ""
+    progress.milestone("voice", f"{voice.duration_s:.1f} s of voice{trimmed}")
 
     # Independent branches run side by side; milestones are reported in order.
     words_later = run.submit(
@@ -105,6 +110,7 @@ def reel_dag(
         language=spec.text_language,
     )
     analysis_later = run.submit(analyze_voice, voice=voice, transcript=spec.text)
+    face_later = run.submit(track_face, video=spec.video) if spec.video else None
     # Music waits for the voice analysis only when it must pick a preset to fit the voice.
     picks_preset = spec.music.preset == "auto" and spec.music.file is None
     music_later = run.submit(
@@ -143,7 +149,7 @@ def reel_dag(
         run(
             record_timings,
             words=words,
-            duration_s=voice.duration_s,
+            duration_s=voice.source_duration_s,
             user_id=context.user_id,
             project_id=context.project_id,
         )
@@ -158,6 +164,7 @@ def reel_dag(
             aspect=aspect,
             duration_s=voice.duration_s,
             language=spec.language,
+            cuts=voice.cuts,
         )
         for aspect in spec.output_aspects
     }
@@ -176,6 +183,7 @@ def reel_dag(
     # Sibling renders, one per aspect, sharing every step above.
     aspects = spec.output_aspects
     render_progress = _SharedProgress(progress.render_fraction, len(aspects))
+    face = face_later.result() if face_later is not None else None
     results_later = [
         run.submit(
             render_reel,
@@ -196,6 +204,9 @@ def reel_dag(
             timeout_s=(120 + voice.duration_s * RENDER_SECONDS_PER_SECOND[spec.quality])
             * len(aspects),
             on_progress=render_progress.callback(i),
+            video=spec.video,
+            face=face,
+            cuts=voice.cuts,
         )
         for i, aspect in enumerate(aspects)
     ]

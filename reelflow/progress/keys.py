@@ -5,9 +5,11 @@
     {p}:events:{task_id}        stream: the run's history for replay (field "event" = JSON)
     {p}:seen:{task_id}          sorted set: event ids already stored (score = seq), for idempotency
     {p}:user:{user_id}:tasks    sorted set: the user's task ids, scored by last update (epoch s)
+    {p}:webhooks                stream: runs' endings waiting for webhook delivery (the outbox)
 
-The emit script (`script.py`) builds the two per-user names itself when an event arrives without a
-user id (it then takes the user from the status hash), so the formats below are mirrored there.
+The emit script (`script.py`) builds the two per-user names and the outbox's itself (an event may
+arrive without a user id; it then takes the user from the status hash), so the formats below are
+mirrored there.
 """
 
 from __future__ import annotations
@@ -47,3 +49,7 @@ class ProgressKeys:
     def user_tasks(self, user_id: str) -> str:
         """Sorted set of one user's task ids, scored by last update time."""
         return f"{self.prefix}:user:{user_id}:tasks"
+
+    def webhooks(self) -> str:
+        """Stream of run endings whose webhooks are still to be delivered (the outbox)."""
+        return f"{self.prefix}:webhooks"

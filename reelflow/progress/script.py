@@ -9,7 +9,10 @@ and no two writers interleave:
    terminal status is only replaced by a later terminal one, and a newer attempt (a resubmitted
    run) wins over anything older; `last_seq` tracks the highest seq stored so numbering continues;
    an event of an older attempt than the hash's is dropped (not streamed, not published);
-4. refresh the TTLs, index the task under its user and PUBLISH the JSON on the user's channel.
+4. refresh the TTLs, index the task under its user and PUBLISH the JSON on the user's channel;
+5. when the event is a run's ending that webhooks announce (`NOTIFIED`) and it became the run's
+   state, append it to the webhook outbox stream in the same step: an ending is stored if and only
+   if its webhook is queued, whichever process wrote it (hook, relay, cancel endpoint, spool).
 """
 
 from __future__ import annotations
@@ -28,7 +31,12 @@ EMIT_STALE = 2  # not the run's latest state: kept in the stream (same attempt) 
 # (an older attempt's, which viewers must never see)
 EMIT_SKIPPED = 3  # only_if_new was set and the run already had a state
 
+# Endings announced to webhooks; `crashed` is not one: a crashed reel is resubmitted.
+NOTIFIED: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
+OUTBOX_MAXLEN = 100_000
+
 _TERMINAL_LUA = ", ".join(f"{status} = true" for status in sorted(TERMINAL))
+_NOTIFIED_LUA = ", ".join(f"{status} = true" for status in sorted(NOTIFIED))
 
 EMIT_LUA = f"""
 local status_key, stream_key, seen_key = KEYS[1], KEYS[2], KEYS[3]
@@ -38,6 +46,7 @@ local ttl, maxlen = tonumber(ARGV[8]), tonumber(ARGV[9])
 local now_iso, now_epoch, prune_before, prefix = ARGV[10], ARGV[11], ARGV[12], ARGV[13]
 local seq, attempt = tonumber(seq_s), tonumber(ARGV[4])
 local TERMINAL = {{{_TERMINAL_LUA}}}
+local NOTIFIED = {{{_NOTIFIED_LUA}}}
 local function num(v) if v then return tonumber(v) end return nil end
 
 if ARGV[14] == '1' and redis.call('EXISTS', status_key) == 1 then return 3 end
@@ -86,6 +95,10 @@ if user_id ~= '' then
   redis.call('ZREMRANGEBYSCORE', index, '-inf', '(' .. prune_before)
   redis.call('EXPIRE', index, ttl)
   redis.call('PUBLISH', prefix .. ':progress:' .. user_id, event_json)
+  if apply and NOTIFIED[status] then
+    redis.call('XADD', prefix .. ':webhooks', 'MAXLEN', '~', '{OUTBOX_MAXLEN}', '*',
+      'event_id', event_id, 'task_id', task_id, 'user_id', user_id, 'event', event_json)
+  end
 end
 if apply then return 1 end
 return 2

@@ -12,7 +12,15 @@ from sqlalchemy.exc import IntegrityError
 from reelflow.engine.errors import InputError
 from reelflow.store import tokens
 from reelflow.store.db import Database
-from reelflow.store.schema import PLANS, Project, Task, User, new_user_id
+from reelflow.store.schema import (
+    PLANS,
+    Project,
+    Task,
+    User,
+    UserWebhook,
+    new_user_id,
+    new_webhook_secret,
+)
 
 
 def clean_name(name: str) -> str:
@@ -66,6 +74,37 @@ class Accounts(Database):
         """Every user, oldest first."""
         with self.session() as session:
             return list(session.scalars(select(User).order_by(User.created_at, User.id)))
+
+    def webhook(self, user_id: str) -> UserWebhook:
+        """The user's webhook settings, created (with a new secret) on first use."""
+        with self.session() as session:
+            found = session.get(UserWebhook, user_id)
+            if found is not None:
+                return found
+        try:
+            with self.session() as session:
+                session.add(UserWebhook(user_id=user_id, secret=new_webhook_secret()))
+        except IntegrityError:
+            pass  # created meanwhile by another request (or the user does not exist)
+        with self.session() as session:
+            found = session.get(UserWebhook, user_id)
+        if found is None:
+            raise InputError("no such user", field="user_id")
+        return found
+
+    def set_webhook(
+        self, user_id: str, *, url: str | None = None, rotate_secret: bool = False
+    ) -> UserWebhook:
+        """Set the user's default webhook URL (None removes it); optionally a new secret.
+
+        `url` must already be checked (`reelflow.webhooks.check_webhook_url`)."""
+        self.webhook(user_id)
+        with self.session() as session:
+            found = session.get(UserWebhook, user_id)
+            found.url = url
+            if rotate_secret:
+                found.secret = new_webhook_secret()
+        return self.webhook(user_id)
 
     def record_task(
         self,

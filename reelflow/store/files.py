@@ -126,7 +126,7 @@ class Files(Database):
         upload = Upload(
             id=upload_id,
             user_id=user_id,
-            kind=kind,
+            kind="voice" if kind == "talk" else kind,  # a clip is its project's voice
             media=stored.facts.media,
             path=stored.rel_path,
             original_name=stored.display_name,

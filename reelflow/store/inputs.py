@@ -102,6 +102,8 @@ class ProjectStyle(_Input):
     voice: str | None = _like(ReelSpec, "voice")
     language: str | None = _like(ReelSpec, "language")
     speaking_rate_wpm: int = _like(ReelSpec, "speaking_rate_wpm")
+    # applied to projects with an uploaded voice (a script's pauses come from its punctuation)
+    trim_pauses_over_s: float | None = _like(ReelSpec, "trim_pauses_over_s")
 
     @model_validator(mode="after")
     def _check_aspects(self) -> ProjectStyle:
@@ -159,6 +161,7 @@ class RenderSettings(_Input):
     effects_preset: EffectsPreset | None = None
     quality: Quality | None = None
     platform: Platform | None = None
+    trim_pauses_over_s: float | None = _like(ReelSpec, "trim_pauses_over_s")
 
     @field_validator("wave_settings")
     @classmethod

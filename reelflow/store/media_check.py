@@ -67,7 +67,7 @@ class MediaFacts:
 
 
 def check_media(path: Path, *, kind: str, field: str, name: str) -> MediaFacts:
-    """Classify `path` for an upload of `kind` ("voice", "music", "background").
+    """Classify `path` for an upload of `kind` ("voice", "music", "background", "talk").
 
     Raises `InputError` naming `field`, with `name` (the display name) in the message, when the
     file is empty, unreadable, of the wrong kind, truncated or corrupt.
@@ -81,6 +81,13 @@ def check_media(path: Path, *, kind: str, field: str, name: str) -> MediaFacts:
         raise InputError(message, field=field) from exc
     if kind == "background":
         return _picture(path, info, field=field, name=name)
+    if kind == "talk":  # your own video: a picture and the voice's sound
+        if info.audio is None:
+            raise InputError(f"{name} has no sound; the video's sound is the voice", field=field)
+        facts = _picture(path, info, field=field, name=name)
+        if facts.media != "video":
+            raise InputError(f"{name} is a still image, not a video", field=field)
+        return facts
     return _audio(path, info, field=field, name=name)
 
 

@@ -53,6 +53,11 @@ def new_id() -> str:
     return uuid.uuid4().hex
 
 
+def new_webhook_secret() -> str:
+    """256 random bits, hex: the HMAC key of a user's webhook signatures."""
+    return secrets.token_hex(32)
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """Timezone-aware UTC datetimes on every backend (SQLite hands back naive ones)."""
 
@@ -94,6 +99,23 @@ class User(Base):
     token_id: Mapped[str] = mapped_column(String(32), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UserWebhook(Base):
+    """A user's webhook: the secret that signs every delivery and the default target URL.
+
+    A table of its own (not columns of `users`) so existing databases gain it through
+    ``create_all`` without a migration.
+    """
+
+    __tablename__ = "user_webhooks"
+
+    user_id: Mapped[str] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    url: Mapped[str | None] = mapped_column(String(2000), default=None)
+    secret: Mapped[str] = mapped_column(String(64), default=new_webhook_secret)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
 class Upload(Base):
@@ -214,6 +236,7 @@ __all__ = [
     "Upload",
     "UploadKind",
     "User",
+    "UserWebhook",
     "new_id",
     "new_user_id",
     "utcnow",

@@ -40,11 +40,15 @@ def build_spec(
     def path(upload: Upload | None) -> str | None:
         return str(upload_path(uploads_dir, upload)) if upload is not None else None
 
+    talk = project.voice is not None and project.voice.media == "video"
     data: dict[str, Any] = {
-        "voiceover": path(project.voice),
+        "voiceover": None if talk else path(project.voice),
+        "video": path(project.voice) if talk else None,
         "script": project.script,
         "transcript": project.transcript,
-        "background": {**_background(project, path), **style.background.model_dump()},
+        "background": None
+        if talk
+        else {**_background(project, path), **style.background.model_dump()},
         "music": _music(project, style, render, path),
         "captions": _captions(style, render),
         "effects": (
@@ -63,6 +67,11 @@ def build_spec(
         "language": style.language,
         "speaking_rate_wpm": style.speaking_rate_wpm,
         "word_timings": _timings(project),
+        "trim_pauses_over_s": (
+            render.trim_pauses_over_s
+            if render.trim_pauses_over_s is not None
+            else (style.trim_pauses_over_s if project.voice is not None else None)
+        ),
     }
     return parse_spec({k: v for k, v in data.items() if v is not None})
 

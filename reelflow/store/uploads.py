@@ -27,7 +27,13 @@ CHUNK_BYTES = 1 << 20
 INCOMING = ".incoming"  # temporary files, inside uploads_dir so the final rename is atomic
 DISPLAY_NAME_MAX = 120
 _SAFE_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-DEFAULT_FIELDS = {"voice": "voiceover", "music": "music", "background": "background"}
+# "talk": your own video, stored as the project's voice (its media says "video")
+DEFAULT_FIELDS = {
+    "voice": "voiceover",
+    "music": "music",
+    "background": "background",
+    "talk": "video",
+}
 
 
 @runtime_checkable

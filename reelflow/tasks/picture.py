@@ -10,13 +10,17 @@ from collections.abc import Callable
 from pathlib import Path
 
 from reelflow.engine.captions.ass import CaptionsFile, write_captions
-from reelflow.engine.ffmpeg import atomic_output
+from reelflow.engine.ffmpeg import atomic_output, probe
 from reelflow.engine.music.analysis import MusicAnalysis
 from reelflow.engine.render import graph
 from reelflow.engine.render.background import Background, plan_cuts
 from reelflow.engine.render.effects import CameraMotion, plan_camera
 from reelflow.engine.render.mix import MixPlan
 from reelflow.engine.render.overlays import TitleCard
+from reelflow.engine.render.reframe import FaceTrack
+from reelflow.engine.render.reframe import track_face as find_face_path
+from reelflow.engine.render.talk import TalkVideo
+from reelflow.engine.speech.pauses import Cuts
 from reelflow.engine.timing import WordTimings
 from reelflow.models import BackgroundSpec, CaptionSpec, EffectsSpec, TitleSpec
 from reelflow.presets import ASPECT_PRESETS, PLATFORM_PRESETS, QUALITY_PRESETS
@@ -43,6 +47,12 @@ def prepare_background(
                       transition=spec.transition, cuts_s=cuts)  # fmt: skip
 
 
+@step("track-face")
+def track_face(*, video: Path) -> FaceTrack | None:
+    """The speaker's face path through the user's clip (None: no face, crop the centre)."""
+    return find_face_path(video)
+
+
 @step("build-captions")
 def build_captions(
     *,
@@ -52,6 +62,7 @@ def build_captions(
     platform: str,
     aspect: str,
     duration_s: float,
+    cuts: Cuts | None = None,
     out_dir: Path,
     language: str | None = None,
 ) -> CaptionsFile:
@@ -60,7 +71,7 @@ def build_captions(
     never a box)."""
     width, height = ASPECT_PRESETS[aspect].size(QUALITY_PRESETS[quality])
     return write_captions(
-        words,
+        cuts.map_words(words) if cuts is not None else words,
         spec.to_style(),
         out_dir / "captions.ass",
         width=width,
@@ -102,9 +113,19 @@ def render_reel(
     threads: int = 0,
     timeout_s: float | None = None,
     on_progress: Callable[[float], None] | None = None,
+    video: Path | None = None,
+    face: FaceTrack | None = None,
+    cuts: Cuts | None = None,
     out_dir: Path,
 ) -> graph.RenderResult:
-    """The single ffmpeg pass that produces the MP4 and its poster."""
+    """The single ffmpeg pass that produces the MP4 and its poster.
+
+    With the user's own `video`, its picture (reframed on the `face` path, cut by the voice's
+    `cuts`) is the background."""
+    talk = None
+    if video is not None:
+        info = probe(video, field="video").video
+        talk = TalkVideo(video, info.width, info.height, track=face, cuts=cuts)
     job = graph.RenderJob(
         mix=mix,
         background=background,
@@ -120,6 +141,7 @@ def render_reel(
         max_file_size_mb=max_file_size_mb,
         threads=threads,
         timeout_s=timeout_s,
+        talk=talk,
     )
     return graph.render(job, out_dir / "reel.mp4", on_progress=on_progress)
 

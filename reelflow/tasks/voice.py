@@ -16,6 +16,7 @@ from reelflow.engine.ffmpeg import probe
 from reelflow.engine.render.background import Background, check_background
 from reelflow.engine.speech import analysis as voice_analysis
 from reelflow.engine.speech import voices
+from reelflow.engine.speech.pauses import Cuts, apply_cuts, plan_pause_cuts
 from reelflow.engine.speech.piper import synthesize_piper
 from reelflow.engine.speech.tts import synthesize_to_wav
 from reelflow.engine.text import tokenize
@@ -29,12 +30,24 @@ VOICE_RATE = 48_000
 
 @dataclass(frozen=True)
 class PreparedVoice:
-    """The voice as a 48 kHz mono WAV, plus the synthesiser's word timings for scripts."""
+    """The voice as a 48 kHz mono WAV, plus the synthesiser's word timings for scripts.
+
+    With pause trimming, `path` and `duration_s` are the shortened voice that everything after
+    hears (analysis, music, mix, render); `cuts` say what was kept of the upload, whose own
+    timeline word timings stay on (aligned there, stored there, moved by `cuts` for captions).
+    """
 
     path: Path
     duration_s: float
     synthesized: WordTimings | None = None
     source: Path | None = None  # the user's upload, which the aligner reads as it is
+    cuts: Cuts | None = None
+    untrimmed: Path | None = None  # the upload decoded to 48 kHz, before trimming
+
+    @property
+    def source_duration_s(self) -> float:
+        """Length of the voice's own timeline (the upload's, when pauses were trimmed)."""
+        return self.cuts.source_duration_s if self.cuts is not None else self.duration_s
 
 
 @step("check-inputs", cached=False, retries=0)
@@ -44,6 +57,12 @@ def check_inputs(*, spec: ReelSpec) -> None:
         info = probe(spec.voiceover, field="voiceover")
         if info.audio is None:
             raise InputError(f"{spec.voiceover.name} has no audio stream", field="voiceover")
+    if spec.video is not None:
+        info = probe(spec.video, field="video")
+        if info.audio is None or info.video is None or info.is_still_image:
+            raise InputError(
+                f"{spec.video.name} needs a picture and a sound track (the voice)", field="video"
+            )
     if spec.music.file is not None:
         info = probe(spec.music.file, field="music.file")
         if info.audio is None:
@@ -62,9 +81,15 @@ def prepare_voice(
     voice_name: str,
     rate_wpm: int,
     platform: str,
+    trim_pauses_over_s: float | None = None,
+    frame_rate: int | None = None,
     out_dir: Path,
 ) -> PreparedVoice:
-    """Synthesise the script or decode the uploaded voice; enforce the platform's duration."""
+    """Synthesise the script or decode the uploaded voice; enforce the platform's duration.
+
+    `trim_pauses_over_s` shortens an uploaded voice's longer pauses to that many seconds, cut
+    on the output's frame grid (`frame_rate`) so a video's picture can be cut the same way.
+    """
     target = out_dir / "voice.wav"
     choice = voices.resolve(voice_name)
     if script and choice.engine == "piper":
@@ -82,10 +107,10 @@ def prepare_voice(
         )
     elif voiceover is not None:
         samples = audio.load_audio(voiceover, sample_rate=VOICE_RATE, field="voiceover")
-        audio.write_wav(target, samples, VOICE_RATE)
-        prepared = PreparedVoice(
-            target, audio.duration_s(samples, VOICE_RATE), source=Path(voiceover)
-        )
+        prepared = _decoded_voice(
+            samples, Path(voiceover), target, trim_pauses_over_s=trim_pauses_over_s,
+            grid_s=1.0 / (frame_rate or 100),
+        )  # fmt: skip
     else:
         raise InputError("give either a voiceover file or a script", field="voiceover")
     limit = PLATFORM_PRESETS[platform].max_duration_s
@@ -97,6 +122,25 @@ def prepare_voice(
     if prepared.duration_s < 0.5:
         raise InputError("the voice is shorter than half a second", field="voiceover")
     return prepared
+
+
+def _decoded_voice(
+    samples, source: Path, target: Path, *, trim_pauses_over_s: float | None, grid_s: float
+) -> PreparedVoice:
+    if trim_pauses_over_s is None:
+        audio.write_wav(target, samples, VOICE_RATE)
+        return PreparedVoice(target, audio.duration_s(samples, VOICE_RATE), source=source)
+    cuts = plan_pause_cuts(samples, VOICE_RATE, max_pause_s=trim_pauses_over_s, grid_s=grid_s)
+    untrimmed = audio.write_wav(target.with_name("voice-untrimmed.wav"), samples, VOICE_RATE)
+    trimmed = apply_cuts(samples, VOICE_RATE, cuts)
+    audio.write_wav(target, trimmed, VOICE_RATE)
+    return PreparedVoice(
+        target,
+        audio.duration_s(trimmed, VOICE_RATE),
+        source=source,
+        cuts=cuts,
+        untrimmed=untrimmed,
+    )
 
 
 @step("align-words")
@@ -115,21 +159,24 @@ def align_words(
     """
     if not tokenize(transcript):
         raise InputError("has no words", field="transcript")
+    # Timings are on the voice's own timeline (before pause trimming): the project stores them
+    # there, so corrections and later renders with another trim limit stay valid.
+    length_s = voice.source_duration_s
     if known is not None:
-        if known.words[-1].end > voice.duration_s + 0.05:
+        if known.words[-1].end > length_s + 0.05:
             raise InputError(
                 f"the last word ends at {known.words[-1].end:.2f} s, after the voice "
-                f"({voice.duration_s:.2f} s)",
+                f"({length_s:.2f} s)",
                 field="word_timings",
             )
         words = tuple(
-            WordTiming(w.word, w.start, min(w.end, voice.duration_s), w.confidence)
-            for w in known.words
+            WordTiming(w.word, w.start, min(w.end, length_s), w.confidence) for w in known.words
         )
         return WordTimings(words, known.method, {"source": "given"})
     if voice.synthesized is not None:
         return voice.synthesized
-    source = voice.source if voice.source and voice.source.is_file() else voice.path
+    source = voice.source if voice.source and voice.source.is_file() else None
+    source = source or voice.untrimmed or voice.path
     # In a child process: the decoder holds the GIL and would stall the steps beside it.
     return call_in_child(align_file, source, transcript, language=language)
 

@@ -67,3 +67,19 @@ def test_store_from_url_and_backend(tmp_path, database_url) -> None:
         assert store.uploads_dir == (tmp_path / "data" / "uploads").resolve()
     with Store.from_url(url, data_dir=tmp_path / "data") as store:
         assert store.authenticate(token).id == user.id
+
+
+def test_webhook_settings_are_per_user_with_a_stable_secret(store: Store) -> None:
+    alice, _ = store.create_user("Alice")
+    bob, _ = store.create_user("Bob")
+    first = store.webhook(alice.id)
+    assert first.url is None and len(first.secret) == 64
+    assert store.webhook(alice.id).secret == first.secret  # created once, then kept
+    assert store.webhook(bob.id).secret != first.secret
+    store.set_webhook(alice.id, url="https://hooks.example/a")
+    assert store.webhook(alice.id).url == "https://hooks.example/a"
+    assert store.webhook(bob.id).url is None
+    rotated = store.set_webhook(alice.id, url=None, rotate_secret=True)
+    assert rotated.url is None and rotated.secret != first.secret
+    with pytest.raises(InputError):
+        store.webhook("no-such-user")

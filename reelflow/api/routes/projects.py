@@ -34,6 +34,10 @@ async def create_project(
     script: Annotated[str | None, Form(max_length=20_000, description="Text to speak")] = None,
     transcript: Annotated[str | None, Form(max_length=20_000)] = None,
     voiceover: OptionalFile = None,
+    video: Annotated[
+        UploadFile | None,
+        File(description="Your own clip: its sound is the voice, its picture the background"),
+    ] = None,
     background: Annotated[list[UploadFile] | None, File(description="Images or videos")] = None,
     music: OptionalFile = None,
     music_preset: Annotated[str | None, Form(max_length=16)] = None,
@@ -44,7 +48,8 @@ async def create_project(
     background_colors: Annotated[list[str] | None, Form()] = None,
     style: Annotated[str | None, Form(max_length=20_000, description="JSON object")] = None,
 ) -> ProjectOut:
-    """Create a project from a script, or a voiceover file plus its transcript."""
+    """Create a project from a script, or a voiceover file or your own video plus its
+    transcript."""
     backgrounds = [b for b in background or [] if given(b)]
     fields: dict[str, Any] = {"title": title, "script": script, "transcript": transcript}
     if music_preset:
@@ -60,13 +65,19 @@ async def create_project(
     if style:
         fields["style"] = _json_object(style, "style")
     # Check everything cheap before decoding any upload.
-    _check_sources(fields, voice=given(voiceover))
-    ProjectInput.parse({**fields, "voice_upload_id": "x" if given(voiceover) else None})
+    if given(video) and (given(voiceover) or backgrounds):
+        raise InputError("a video is its own voice and background; send neither", field="video")
+    voiced = given(voiceover) or given(video)
+    _check_sources(fields, voice=voiced)
+    ProjectInput.parse({**fields, "voice_upload_id": "x" if voiced else None})
 
     saved: list[Upload] = []
     try:
         if given(voiceover):
             saved.append(await _save(store, user.id, "voice", voiceover, "voiceover"))
+            fields["voice_upload_id"] = saved[-1].id
+        if given(video):
+            saved.append(await _save(store, user.id, "talk", video, "video"))
             fields["voice_upload_id"] = saved[-1].id
         for i, upload in enumerate(backgrounds):
             field = "background" if len(backgrounds) == 1 else f"background.{i}"

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query
 from fastapi.responses import FileResponse
 
-from reelflow.api.deps import CurrentUser, ServicesDep
+from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
 from reelflow.api.errors import ApiError
-from reelflow.api.runs import cancel_run, require_run, run_status
-from reelflow.api.schemas import CancelOut, TaskStatusOut
+from reelflow.api.runs import cancel_run, output_urls, require_run, run_status
+from reelflow.api.schemas import CancelOut, ReelOut, TaskStatusOut
 from reelflow.progress.reader import get_status
 
 router = APIRouter(tags=["videos"])
@@ -24,6 +25,33 @@ async def task_status(task_id: str, user: CurrentUser, services: ServicesDep) ->
     """Stage, progress, status, error, output URLs and times of one of the caller's runs."""
     ref = await require_run(services, user.id, task_id)
     return await run_status(services, ref)
+
+
+@router.get("/video/reels", response_model=list[ReelOut])
+async def list_reels(
+    user: CurrentUser,
+    store: StoreDep,
+    services: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> list[ReelOut]:
+    """The caller's reels, newest first, with download URLs for the finished ones."""
+    tasks = await asyncio.to_thread(store.list_tasks, user.id, limit=limit)
+    reels = []
+    for task in tasks:
+        if task.kind != "reel":
+            continue
+        status = await get_status(services.redis, services.settings, task.id)
+        state = status["status"] if status else "unknown"  # expired from Redis
+        reels.append(
+            ReelOut(
+                task_id=task.id,
+                project_id=task.project_id,
+                status=state,
+                created_at=task.created_at,
+                output=output_urls(task.id) if state == "completed" else None,
+            )
+        )
+    return reels
 
 
 @router.post("/video/task/{task_id}/cancel", status_code=202, response_model=CancelOut)

@@ -42,6 +42,8 @@ async function signIn(event) {
   $("who").textContent = `${state.user.name} (${state.user.plan})`;
   await loadPresets();
   show("project");
+  show("reels");
+  loadReels();
   connect();
 }
 
@@ -63,19 +65,21 @@ async function createProject(event) {
   say("");
   const form = new FormData();
   form.append("title", $("title").value);
-  const voice = document.querySelector("input[name=source]:checked").value === "voice";
-  if (voice) {
-    if ($("voiceover").files[0]) form.append("voiceover", $("voiceover").files[0]);
-    form.append("transcript", $("transcript").value);
-  } else {
+  const source = document.querySelector("input[name=source]:checked").value;
+  if (source === "script") {
     form.append("script", $("script").value);
+  } else {
+    const file = $(source === "video" ? "video" : "voiceover").files[0];
+    if (file) form.append(source === "video" ? "video" : "voiceover", file);
+    form.append("transcript", $("transcript").value);
   }
-  for (const file of $("background").files) form.append("background", file);
+  if (source !== "video") for (const file of $("background").files) form.append("background", file);
   $("create-button").disabled = true;
   try {
     const project = await (await api("/projects", { method: "POST", body: form })).json();
     state.projectId = project.id;
     $("project-info").textContent = `Project ${project.id} created.`;
+    show("trim-field", source !== "script");  // pauses are trimmed from uploaded voices only
     show("render");
   } catch (error) {
     say(`Could not create the project: ${error.message}`);
@@ -89,6 +93,10 @@ async function start(event) {
   say("");
   const body = {};
   for (const select of document.querySelectorAll(OPTION_SELECTS)) body[select.id] = select.value;
+  for (const input of document.querySelectorAll("#render-form input[data-body]")) {
+    if (input.closest("[hidden]") || input.value.trim() === "") continue;  // not given: default
+    body[input.id] = input.dataset.body === "number" ? Number(input.value) : input.value.trim();
+  }
   $("start-button").disabled = true;
   try {
     const response = await api(`/video/generate-advanced/${state.projectId}`, {
@@ -170,8 +178,63 @@ function update(event) {
   }
 }
 
+// The user's past reels, newest first: poster, status, and a button that plays the reel.
+async function loadReels() {
+  let reels;
+  try {
+    reels = await (await api("/video/reels")).json();
+  } catch (error) {
+    say(`Could not list your reels: ${error.message}`);
+    return;
+  }
+  const items = [];
+  for (const reel of reels) {
+    const item = document.createElement("li");
+    item.className = "reel";
+    item.dataset.taskId = reel.task_id;
+    const when = new Date(reel.created_at).toLocaleString();
+    const label = document.createElement("span");
+    label.textContent = `${when} · ${reel.status}`;
+    if (reel.output) {
+      const poster = document.createElement("img");
+      poster.alt = `poster of ${reel.task_id}`;
+      poster.width = 90;
+      blobUrl(reel.output.poster).then((url) => { poster.src = url; }).catch(() => {});
+      const play = document.createElement("button");
+      play.type = "button";
+      play.textContent = "Play";
+      play.addEventListener("click", () => playReel(reel, poster.src));
+      item.append(poster, label, play);
+    } else {
+      item.append(label);
+    }
+    items.push(item);
+  }
+  $("reel-list").replaceChildren(...items);
+}
+
+// <img>/<video> cannot send the token: fetch the file and show it as a blob
+async function blobUrl(url) {
+  const path = url.startsWith(API) ? url.slice(API.length) : url;
+  return URL.createObjectURL(await (await api(path)).blob());
+}
+
+async function playReel(reel, poster) {
+  try {
+    const player = $("reel-player");
+    player.poster = poster || "";
+    player.src = await blobUrl(reel.output.video);
+    player.dataset.taskId = reel.task_id;
+    show("reel-player");
+    player.play().catch(() => {});  // autoplay may be refused; the controls are there
+  } catch (error) {
+    say(`Could not play the reel: ${error.message}`);
+  }
+}
+
 async function finished() {
   $("start-button").disabled = false;
+  loadReels();
   try {
     // <video src> cannot send the token, so fetch the files and show them as blobs
     const base = `/video/${state.taskId}/download`;
@@ -190,10 +253,14 @@ async function finished() {
 
 document.querySelectorAll("input[name=source]").forEach((radio) => radio.addEventListener(
   "change", () => {
-    const voice = radio.value === "voice" && radio.checked;
-    show("voice-fields", voice);
-    $("script").hidden = voice;
+    if (!radio.checked) return;
+    show("voice-fields", radio.value === "voice");
+    show("video-fields", radio.value === "video");
+    show("transcript", radio.value !== "script");
+    show("background-field", radio.value !== "video");  // a video is its own background
+    $("script").hidden = radio.value !== "script";
   }));
+$("refresh-reels").addEventListener("click", loadReels);
 $("token-form").addEventListener("submit", signIn);
 $("project-form").addEventListener("submit", createProject);
 $("render-form").addEventListener("submit", start);

@@ -24,6 +24,7 @@ from reelflow.engine.render.effects import CameraMotion, zoompan_args
 from reelflow.engine.render.encoding import EncoderChoice, choose_encoder, video_codec_args
 from reelflow.engine.render.mix import MixPlan
 from reelflow.engine.render.overlays import TitleCard, progress_bar, write_title
+from reelflow.engine.render.talk import TalkVideo, talk_stream
 from reelflow.presets import (
     ASPECT_PRESETS,
     AspectPreset,
@@ -54,6 +55,7 @@ class RenderJob:
     poster_time_s: float | None = None
     threads: int = 0
     timeout_s: float | None = None  # of the ffmpeg pass; default scales with the duration
+    talk: TalkVideo | None = None  # the user's own clip: its picture replaces the background
 
     @property
     def duration_s(self) -> float:
@@ -204,8 +206,12 @@ def build_command(
     """The ffmpeg arguments (without the binary) of the single render pass."""
     q = job.quality
     width, height = job.size
-    video = background_stream(job.background, width=width, height=height, fps=q.fps,
-                              duration_s=job.duration_s)  # fmt: skip
+    if job.talk is not None:
+        video = talk_stream(job.talk, width=width, height=height, fps=q.fps,
+                            duration_s=job.duration_s)  # fmt: skip
+    else:
+        video = background_stream(job.background, width=width, height=height, fps=q.fps,
+                                  duration_s=job.duration_s)  # fmt: skip
     if job.camera.is_static or job.background.kind == "color":
         video = video.filter("scale", width, height)
     else:
