@@ -145,7 +145,7 @@ def test_every_look_draws_inside_the_safe_zone(tmp_path, look, aspect):
     duration = words.last_end_s + 0.5
     path = write_captions(words, look_style(look, colours={"outline": "#FF0000"}),
                           tmp_path / "c.ass", width=width, height=height, safe_zone=zone,
-                          duration_s=duration)  # fmt: skip
+                          duration_s=duration).path  # fmt: skip
     safe = Box(zone.left * width, zone.top * height, (1 - zone.right) * width,
                (1 - zone.bottom) * height)  # fmt: skip
     times = [w.start_s + 0.2 for w in words.words]
@@ -157,7 +157,7 @@ def test_every_look_draws_inside_the_safe_zone(tmp_path, look, aspect):
 
 def _frame_at(tmp_path, look: str, t: float, words: WordTimings, **fields) -> np.ndarray:
     path = write_captions(words, look_style(look, **fields), tmp_path / "c.ass", width=W,
-                          height=H, safe_zone=ZONE, duration_s=words.last_end_s + 0.5)  # fmt: skip
+                          height=H, safe_zone=ZONE, duration_s=words.last_end_s + 0.5).path  # fmt: skip
     (frame,) = render_frames(path, [t], words.last_end_s + 0.5)
     return frame
 
