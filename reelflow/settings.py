@@ -197,6 +197,13 @@ class Settings(BaseSettings):
         validation_alias=_env("API_MAX_REQUEST_MB"),
         description="Largest request body; default 4 x max_upload_mb + 1 (a project's files).",
     )
+    api_max_json_kb: int = Field(
+        default=1024,
+        ge=1,
+        le=64 * 1024,
+        validation_alias=_env("API_MAX_JSON_KB"),
+        description="Largest body of a route that takes no uploads (JSON), in KiB.",
+    )
     prefect_api_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REELFLOW_PREFECT_API_URL", "PREFECT_API_URL"),
