@@ -137,7 +137,7 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         headers = dict(exc.headers) if exc.headers else None
-        field = "body" if exc.status_code == 413 else None
+        field = getattr(exc, "field", None) or ("body" if exc.status_code == 413 else None)
         return error_response(exc.status_code, [(field, message)], headers)
 
     @app.exception_handler(RedisError)

@@ -11,10 +11,11 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from reelflow.api.deps import CurrentUser, ServicesDep
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import HealthOut, Me
 from reelflow.api.services import Services
 
-router = APIRouter()
+router = APIRouter(route_class=SafeJsonRoute)
 
 CHECK_TIMEOUT_S = 3.0
 

@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, UploadFile
 
 from reelflow.api.deps import CurrentUser, StoreDep
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import MusicTrackOut, UploadOut
 from reelflow.engine.errors import InputError
 from reelflow.presets import MUSIC_PRESETS
 from reelflow.store import Store
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["music"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["music"])
 
 # Tempo is measured on the opening of a track: enough for a steady beat, cheap for long files.
 _ANALYSIS_SECONDS = 60.0

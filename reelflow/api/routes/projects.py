@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Annotated, Any
 
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
+from reelflow.api import safejson
 from reelflow.api.deps import CurrentUser, StoreDep
 from reelflow.api.errors import ApiError, not_found
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import CorrectionsRequest, ProjectOut, WordOut, WordTimingsOut
 from reelflow.engine.errors import InputError
 from reelflow.store import ProjectInput, Store
 from reelflow.store.schema import Project, Upload
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["projects"])
 
 OptionalFile = Annotated[UploadFile | None, File()]
 
@@ -96,10 +97,7 @@ def _forget(store: Store, user_id: str, uploads: list[Upload]) -> None:
 
 
 def _json_object(text: str, field: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"is not valid JSON ({exc})", field=field) from None
+    value = safejson.loads(text, field=field)  # bounded nesting, finite numbers
     if not isinstance(value, dict):
         raise InputError("must be a JSON object", field=field)
     return value

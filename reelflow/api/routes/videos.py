@@ -14,6 +14,7 @@ from reelflow.api.errors import ApiError
 from reelflow.api.limits import take_reels
 from reelflow.api.routes.projects import owned_project
 from reelflow.api.runs import API_PREFIX
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import BatchOut, BatchRequest, RenderRequest, TriggerOut
 from reelflow.api.services import Services
 from reelflow.api.triggers import idempotency_key, schedule_time, start_run
@@ -22,7 +23,7 @@ from reelflow.flows.runtime import RunContext
 from reelflow.progress.reader import get_status, record_queued
 from reelflow.store import User
 
-router = APIRouter(tags=["videos"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["videos"])
 
 IdempotencyKey = Annotated[
     str | None,
