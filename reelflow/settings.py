@@ -204,6 +204,42 @@ class Settings(BaseSettings):
         validation_alias=_env("API_MAX_JSON_KB"),
         description="Largest body of a route that takes no uploads (JSON), in KiB.",
     )
+    ws_max_per_user: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        validation_alias=_env("WS_MAX_PER_USER"),
+        description="Progress sockets one user may hold open (per API process).",
+    )
+    ws_outbox_max: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        validation_alias=_env("WS_OUTBOX_MAX"),
+        description="Messages queued for a socket that does not read; beyond it the socket is "
+        "closed (1008) and the client reconnects and replays.",
+    )
+    ws_replays_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        validation_alias=_env("WS_REPLAYS_PER_MINUTE"),
+        description="Replay requests ({task_id, after_seq}) one socket may make per minute "
+        "(bursts of up to a third of it); more are answered with an error, unserved.",
+    )
+    ws_auth_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("WS_AUTH_TIMEOUT_S"),
+        description="How long an unauthenticated socket is held waiting for its token.",
+    )
+    ws_query_token: bool = Field(
+        default=False,
+        validation_alias=_env("WS_QUERY_TOKEN"),
+        description="Also accept ?token= on the socket URL (old clients). Off: URLs end up in "
+        "proxy logs; reelflow's own logs redact it either way.",
+    )
     prefect_api_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("REELFLOW_PREFECT_API_URL", "PREFECT_API_URL"),

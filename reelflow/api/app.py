@@ -23,6 +23,7 @@ from reelflow.api.config import ApiConfig
 from reelflow.api.errors import install_error_handlers
 from reelflow.api.gate import AuthBeforeBody
 from reelflow.api.limits import BodySizeLimit
+from reelflow.api.logfilter import install_log_redaction
 from reelflow.api.relay import LifecycleWriter, relay_prefect_events
 from reelflow.api.routes import (
     analytics,
@@ -100,6 +101,7 @@ def create_app(settings: Settings | None = None, *, config: ApiConfig | None = N
         lifespan=_lifespan(settings, config, prefect_url),
     )
     install_error_handlers(app)
+    install_log_redaction()
     # The middleware added last runs first: trusted hosts, CORS, the body size limit (by the
     # route: uploads or JSON), then authentication, so a bad host, a huge body or an anonymous
     # caller is refused before a byte of the body is read.
