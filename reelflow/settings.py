@@ -204,6 +204,11 @@ class Settings(BaseSettings):
         validation_alias=_env("API_MAX_JSON_KB"),
         description="Largest body of a route that takes no uploads (JSON), in KiB.",
     )
+    api_docs: bool = Field(
+        default=False,
+        validation_alias=_env("API_DOCS"),
+        description="Serve /docs, /redoc and /openapi.json (off: they map the attack surface).",
+    )
     ws_max_per_user: int = Field(
         default=5,
         ge=1,

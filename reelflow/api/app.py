@@ -99,6 +99,10 @@ def create_app(settings: Settings | None = None, *, config: ApiConfig | None = N
         version="1",
         summary="Voiceover or script to a finished vertical reel.",
         lifespan=_lifespan(settings, config, prefect_url),
+        # off by default: a public deployment need not publish its own map
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     install_error_handlers(app)
     install_log_redaction()

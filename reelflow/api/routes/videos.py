@@ -32,10 +32,12 @@ IdempotencyKey = Annotated[
 
 
 def _links(request: Request, task_id: str, user_id: str) -> dict[str, str]:
-    socket = str(request.url_for("progress_socket", user_id=user_id))
+    # A path, like status_url: an absolute URL would be built from the request's Host and
+    # X-Forwarded-Proto headers, which any client can set (the client knows its own origin).
+    socket = request.app.url_path_for("progress_socket", user_id=user_id)
     return {
         "status_url": f"{API_PREFIX}/video/task-status/{task_id}",
-        "websocket_url": socket.replace("http://", "ws://", 1).replace("https://", "wss://", 1),
+        "websocket_url": str(socket),
     }
 
 
