@@ -138,6 +138,21 @@ class Settings(BaseSettings):
         validation_alias=_env("MAX_UPLOAD_MB"),
         description="Largest accepted upload (voice, music, background), in MB.",
     )
+    max_upload_duration_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=24 * 3600,
+        validation_alias=_env("MAX_UPLOAD_DURATION_S"),
+        description="Longest accepted audio or video upload, in seconds: checked by probing "
+        "before anything is decoded, and decoding stops just past it.",
+    )
+    media_check_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("MEDIA_CHECK_TIMEOUT_S"),
+        description="Longest an upload's media check (one ffmpeg pass) may take.",
+    )
     prefect_database_url: str | None = Field(
         default=None,
         validation_alias=_env("PREFECT_DATABASE_URL"),

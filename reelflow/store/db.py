@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
@@ -20,8 +21,11 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelflow.settings import Settings
+from reelflow.store.media_check import MediaLimits
 from reelflow.store.schema import Base
 from reelflow.store.uploads import remove_stale_incoming
+
+MEDIA_CHECKS_AT_ONCE = 2
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +81,12 @@ class Database:
         self.url = url or settings.store_url
         self.uploads_dir = settings.uploads_dir.resolve()
         self.max_upload_bytes = int(settings.max_upload_mb * 2**20)
+        self.media_limits = MediaLimits(
+            max_duration_s=settings.max_upload_duration_s,
+            timeout_s=settings.media_check_timeout_s,
+        )
+        # Media checks (ffmpeg) run here, off the default pool; two at a time per process.
+        self.media_pool = ThreadPoolExecutor(MEDIA_CHECKS_AT_ONCE, thread_name_prefix="media-check")
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         create_schema(self.engine)
@@ -112,7 +122,8 @@ class Database:
         return True
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Close pooled connections and the media-check threads."""
+        self.media_pool.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
     def __enter__(self) -> Self:

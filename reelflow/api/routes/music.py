@@ -41,8 +41,9 @@ def describe_upload(store: Store, user_id: str, upload_id: str) -> None:
         from reelflow.engine.audio import load_audio
         from reelflow.engine.music.analysis import analyze_music
 
-        samples = load_audio(store.upload_path(upload), sample_rate=_ANALYSIS_RATE)
-        samples = samples[: int(_ANALYSIS_SECONDS * _ANALYSIS_RATE)]
+        samples = load_audio(
+            store.upload_path(upload), sample_rate=_ANALYSIS_RATE, max_duration_s=_ANALYSIS_SECONDS
+        )
         bpm = round(float(analyze_music(samples, _ANALYSIS_RATE).tempo_bpm), 1)
     except Exception as exc:  # a track without a beat is still a usable track
         log.info("no tempo for upload %s: %s", upload_id, exc)

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from typing import Annotated, Any
 
+from annotated_types import MaxLen
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from reelflow.api import safejson
@@ -14,12 +15,17 @@ from reelflow.api.errors import ApiError, not_found
 from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import CorrectionsRequest, ProjectOut, WordOut, WordTimingsOut
 from reelflow.engine.errors import InputError
+from reelflow.models import field_of
 from reelflow.store import ProjectInput, Store
 from reelflow.store.schema import Project, Upload
 
 router = APIRouter(route_class=SafeJsonRoute, tags=["projects"])
 
 OptionalFile = Annotated[UploadFile | None, File()]
+# The spec's own bound on background files (BackgroundSpec.paths), so the two cannot drift.
+MAX_BACKGROUNDS = next(
+    m.max_length for m in field_of("background.paths").metadata if isinstance(m, MaxLen)
+)
 
 
 def given(upload: UploadFile | None) -> bool:
@@ -47,6 +53,9 @@ async def create_project(
 ) -> ProjectOut:
     """Create a project from a script, or a voiceover file plus its transcript."""
     backgrounds = [b for b in background or [] if given(b)]
+    if len(backgrounds) > MAX_BACKGROUNDS:  # before any file is stored or decoded
+        raise InputError(f"at most {MAX_BACKGROUNDS} files, got {len(backgrounds)}",
+                         field="background")  # fmt: skip
     fields: dict[str, Any] = {"title": title, "script": script, "transcript": transcript}
     if music_preset:
         fields["music_preset"] = music_preset
