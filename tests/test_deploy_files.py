@@ -100,7 +100,9 @@ def test_no_default_credentials_and_no_published_prefect_api(compose):
     server = env_of(compose["services"]["prefect-server"])
     assert server["PREFECT_SERVER_API_AUTH_STRING"].startswith("${PREFECT_AUTH_STRING:?")
     docker = (ROOT / "Dockerfile").read_text()
-    assert '"--forwarded-allow-ips", "*"' not in docker and "FORWARDED_ALLOW_IPS=127.0.0.1" in docker
+    assert (
+        '"--forwarded-allow-ips", "*"' not in docker and "FORWARDED_ALLOW_IPS=127.0.0.1" in docker
+    )
 
 
 def test_redis_persists_so_a_restart_keeps_status_and_streams(compose):

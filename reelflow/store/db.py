@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
@@ -66,11 +66,23 @@ def create_schema(engine: Engine, *, attempts: int = 3) -> None:
                     lock = text("SELECT pg_advisory_xact_lock(:key)")
                     conn.execute(lock, {"key": _SCHEMA_LOCK_KEY})
                 Base.metadata.create_all(conn)
+                _add_missing_columns(conn)
             return
         except DBAPIError:
             if attempt == attempts:
                 raise
             log.warning("creating the store schema failed (attempt %d), retrying", attempt)
+
+
+# Columns added after a table was first created: create_all does not alter existing tables.
+_ADDED_COLUMNS = {("users", "token_expires_at"): "TIMESTAMP WITH TIME ZONE NULL"}
+
+
+def _add_missing_columns(conn) -> None:
+    inspector = inspect(conn)
+    for (table, column), kind in _ADDED_COLUMNS.items():
+        if column not in {c["name"] for c in inspector.get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
 class Database:
