@@ -46,3 +46,30 @@ def test_websocket_url_does_not_reflect_the_host(sec_settings, headers):
              "query_string": b"", "scheme": "http", "server": ("api", 8000)}  # fmt: skip
     links = _links(Request(scope), "t1", "u1")
     assert links["websocket_url"] == "/ws/u1"
+
+
+def test_an_idempotency_key_reused_for_another_request_is_422(sec_settings, sec_store):
+    """The key check runs before the run is created: a Prefect API that is not there is enough."""
+    from dataclasses import replace
+
+    from fastapi.testclient import TestClient
+
+    from reelflow.api.config import ApiConfig
+
+    user, token = sec_store.create_user("retrier")
+    project = sec_store.create_project(user.id, {"title": "t", "script": "Hello there."})
+    config = replace(
+        ApiConfig.from_settings(sec_settings), prefect_api_url="http://127.0.0.1:9/api"
+    )
+    headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "k-1"}
+    url = f"{API}/video/generate-advanced/{project.id}"
+    with TestClient(create_app(sec_settings, config=config)) as client:
+        first = client.post(url, headers=headers, json={"quality": "low"})
+        assert first.status_code == 503  # got as far as Prefect, which is not there
+        again = client.post(url, headers=headers, json={"quality": "low"})
+        assert again.status_code == 503  # the same request: a retry, not a conflict
+        other = client.post(url, headers=headers, json={"quality": "high"})
+        assert other.status_code == 422 and other.json()["field"] == "Idempotency-Key"
+        fresh = client.post(url, headers=headers | {"Idempotency-Key": "k-2"},
+                            json={"quality": "high"})  # fmt: skip
+        assert fresh.status_code == 503
