@@ -73,3 +73,12 @@ def test_an_idempotency_key_reused_for_another_request_is_422(sec_settings, sec_
         fresh = client.post(url, headers=headers | {"Idempotency-Key": "k-2"},
                             json={"quality": "high"})  # fmt: skip
         assert fresh.status_code == 503
+
+
+def test_the_page_sends_a_csp_and_keeps_no_token_in_local_storage(sec_client):
+    page = sec_client.get("/")
+    csp = page.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp
+    assert "unsafe-inline" not in csp and "<script>" not in page.text.replace(" ", "")
+    script = sec_client.get("/static/app.js").text
+    assert "localStorage.setItem" not in script and "sessionStorage.setItem" in script
