@@ -31,8 +31,12 @@ FROM runtime AS api
 EXPOSE 8000
 HEALTHCHECK --interval=10s --timeout=3s --retries=5 \
     CMD curl -fsS http://127.0.0.1:8000/api/v1/health || exit 1
+# Forwarded headers are trusted only from FORWARDED_ALLOW_IPS (uvicorn reads it; the proxy's
+# address, never "*": any client could then claim any address and scheme). WebSocket messages
+# are small: 64 KiB is plenty and bounds what one frame can make the API hold.
+ENV FORWARDED_ALLOW_IPS=127.0.0.1
 CMD ["uvicorn", "reelflow.api.app:create_app", "--factory", "--host", "0.0.0.0", \
-     "--port", "8000", "--workers", "4", "--proxy-headers", "--forwarded-allow-ips", "*"]
+     "--port", "8000", "--workers", "4", "--proxy-headers", "--ws-max-size", "65536"]
 
 FROM runtime AS worker
 ENV WORK_POOL=cpu

@@ -87,7 +87,7 @@ Colour = Annotated[str, AfterValidator(_colour)]
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class BackgroundSpec(_Model):

@@ -173,6 +173,21 @@ class Settings(BaseSettings):
         validation_alias=_env("MAX_UPLOAD_MB"),
         description="Largest accepted upload (voice, music, background), in MB.",
     )
+    max_upload_duration_s: float = Field(
+        default=900.0,
+        gt=0,
+        le=24 * 3600,
+        validation_alias=_env("MAX_UPLOAD_DURATION_S"),
+        description="Longest accepted audio or video upload, in seconds: checked by probing "
+        "before anything is decoded, and decoding stops just past it.",
+    )
+    media_check_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("MEDIA_CHECK_TIMEOUT_S"),
+        description="Longest an upload's media check (one ffmpeg pass) may take.",
+    )
     prefect_database_url: str | None = Field(
         default=None,
         validation_alias=_env("PREFECT_DATABASE_URL"),
@@ -231,6 +246,54 @@ class Settings(BaseSettings):
         gt=0,
         validation_alias=_env("API_MAX_REQUEST_MB"),
         description="Largest request body; default 4 x max_upload_mb + 1 (a project's files).",
+    )
+    api_max_json_kb: int = Field(
+        default=1024,
+        ge=1,
+        le=64 * 1024,
+        validation_alias=_env("API_MAX_JSON_KB"),
+        description="Largest body of a route that takes no uploads (JSON), in KiB.",
+    )
+    api_docs: bool = Field(
+        default=False,
+        validation_alias=_env("API_DOCS"),
+        description="Serve /docs, /redoc and /openapi.json (off: they map the attack surface).",
+    )
+    ws_max_per_user: int = Field(
+        default=5,
+        ge=1,
+        le=1000,
+        validation_alias=_env("WS_MAX_PER_USER"),
+        description="Progress sockets one user may hold open (per API process).",
+    )
+    ws_outbox_max: int = Field(
+        default=1000,
+        ge=10,
+        le=100_000,
+        validation_alias=_env("WS_OUTBOX_MAX"),
+        description="Messages queued for a socket that does not read; beyond it the socket is "
+        "closed (1008) and the client reconnects and replays.",
+    )
+    ws_replays_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        validation_alias=_env("WS_REPLAYS_PER_MINUTE"),
+        description="Replay requests ({task_id, after_seq}) one socket may make per minute "
+        "(bursts of up to a third of it); more are answered with an error, unserved.",
+    )
+    ws_auth_timeout_s: float = Field(
+        default=3.0,
+        gt=0,
+        le=60,
+        validation_alias=_env("WS_AUTH_TIMEOUT_S"),
+        description="How long an unauthenticated socket is held waiting for its token.",
+    )
+    ws_query_token: bool = Field(
+        default=False,
+        validation_alias=_env("WS_QUERY_TOKEN"),
+        description="Also accept ?token= on the socket URL (old clients). Off: URLs end up in "
+        "proxy logs; reelflow's own logs redact it either way.",
     )
     prefect_api_url: str | None = Field(
         default=None,

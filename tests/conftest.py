@@ -12,6 +12,7 @@ import redis
 
 from reelflow.settings import Settings
 from tests import mediatools
+from tests.services import missing_service
 
 
 @pytest.fixture
@@ -45,7 +46,7 @@ def redis_up() -> None:
     try:
         client.ping()
     except redis.RedisError as exc:
-        pytest.skip(
+        missing_service(
             f"this test needs the real Redis, but Redis at 127.0.0.1:6379 is down ({exc}): "
             "start it with `redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save ''`"
         )

@@ -57,7 +57,7 @@ def test_shared_media_volume_and_one_data_dir(compose):
         assert env["REELFLOW_DATA_DIR"] == "/data"
         assert env["PREFECT_API_URL"] == "http://prefect-server:4200/api"
         assert env["REELFLOW_DATABASE_URL"].startswith("postgresql+psycopg://")
-        assert env["REELFLOW_REDIS_URL"].startswith("redis://redis:")
+        assert env["REELFLOW_REDIS_URL"].startswith("redis://:${REDIS_PASSWORD")
     assert {"data", "pgdata", "redisdata"} <= set(compose["volumes"])
 
 
@@ -83,6 +83,26 @@ def test_gpu_worker_reserves_nvidia_devices_and_cpu_worker_does_not(compose):
     cpu = compose["services"]["worker-cpu"]
     assert "deploy" not in cpu
     assert env_of(cpu)["WORK_POOL"] == "cpu" and env_of(cpu)["ENABLE_GPU_ACCELERATION"] == "false"
+
+
+def test_no_default_credentials_and_no_published_prefect_api(compose):
+    text = (ROOT / "docker-compose.yml").read_text()
+    assert "reelflow:reelflow" not in text
+    assert "ports" not in compose["services"]["prefect-server"]
+    published = {name for name, s in compose["services"].items() if "ports" in s}
+    assert published == {"nginx"}  # the one way in
+    redis = compose["services"]["redis"]["command"]
+    assert "--requirepass" in redis
+    for name in ("api", "worker-cpu", "worker-gpu", "init"):
+        env = env_of(compose["services"][name])
+        assert env["PREFECT_API_AUTH_STRING"].startswith("${PREFECT_AUTH_STRING:?")
+        assert "${POSTGRES_PASSWORD:?" in env["REELFLOW_DATABASE_URL"]
+    server = env_of(compose["services"]["prefect-server"])
+    assert server["PREFECT_SERVER_API_AUTH_STRING"].startswith("${PREFECT_AUTH_STRING:?")
+    docker = (ROOT / "Dockerfile").read_text()
+    assert (
+        '"--forwarded-allow-ips", "*"' not in docker and "FORWARDED_ALLOW_IPS=127.0.0.1" in docker
+    )
 
 
 def test_redis_persists_so_a_restart_keeps_status_and_streams(compose):

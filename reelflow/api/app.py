@@ -21,7 +21,9 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from reelflow.api import ws
 from reelflow.api.config import ApiConfig
 from reelflow.api.errors import install_error_handlers
+from reelflow.api.gate import AuthBeforeBody
 from reelflow.api.limits import BodySizeLimit
+from reelflow.api.logfilter import install_log_redaction
 from reelflow.api.relay import LifecycleWriter, relay_prefect_events
 from reelflow.api.routes import (
     account,
@@ -100,11 +102,20 @@ def create_app(settings: Settings | None = None, *, config: ApiConfig | None = N
         version="1",
         summary="Voiceover or script to a finished vertical reel.",
         lifespan=_lifespan(settings, config, prefect_url),
+        # off by default: a public deployment need not publish its own map
+        docs_url="/docs" if settings.api_docs else None,
+        redoc_url="/redoc" if settings.api_docs else None,
+        openapi_url="/openapi.json" if settings.api_docs else None,
     )
     install_error_handlers(app)
-    # The middleware added last runs first: trusted hosts, CORS, then the body size limit,
-    # so a bad host or a huge body is refused before anything else runs.
-    app.add_middleware(BodySizeLimit, max_bytes=config.max_request_bytes)
+    install_log_redaction()
+    # The middleware added last runs first: trusted hosts, CORS, the body size limit (by the
+    # route: uploads or JSON), then authentication, so a bad host, a huge body or an anonymous
+    # caller is refused before a byte of the body is read.
+    app.add_middleware(AuthBeforeBody, prefix=API_PREFIX)
+    app.add_middleware(
+        BodySizeLimit, max_bytes=config.max_request_bytes, max_json_bytes=config.max_json_bytes
+    )
     if config.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -38,6 +38,7 @@ class ApiConfig:
     cors_origins: list[str]
     trusted_hosts: list[str]
     max_request_bytes: int
+    max_json_bytes: int
     prefect_api_url: str | None
 
     @classmethod
@@ -59,5 +60,6 @@ class ApiConfig:
             cors_origins=_list(settings.api_cors_origins, []),
             trusted_hosts=_list(settings.api_trusted_hosts, ["*"]),
             max_request_bytes=int(max_request_mb * 2**20),
+            max_json_bytes=settings.api_max_json_kb * 1024,
             prefect_api_url=settings.prefect_api_url,
         )

@@ -11,6 +11,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from reelflow.api.config import ApiConfig
 from reelflow.api.errors import ApiError
+from reelflow.api.gate import STATE_KEY, UNAUTHORIZED
 from reelflow.api.services import Services
 from reelflow.settings import Settings
 from reelflow.store import Store, User
@@ -61,15 +62,21 @@ async def authenticate(store: Store, token: str | None) -> User | None:
 
 
 async def get_current_user(
+    request: Request,
     store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
-    """The caller, from ``Authorization: Bearer <token>``; 401 otherwise."""
-    token = credentials.credentials if credentials is not None else None
-    user = await authenticate(store, token)
+    """The caller, from ``Authorization: Bearer <token>``; 401 otherwise.
+
+    Requests with a body were authenticated before it was read (`api.gate`); reuse that user.
+    """
+    user = request.scope.get("state", {}).get(STATE_KEY)
     if user is None:
-        message = "missing or invalid token; send 'Authorization: Bearer <token>'"
-        raise ApiError(401, message, field="Authorization", headers={"WWW-Authenticate": "Bearer"})
+        token = credentials.credentials if credentials is not None else None
+        user = await authenticate(store, token)
+    if user is None:
+        raise ApiError(401, UNAUTHORIZED, field="Authorization",
+                       headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
     return user
 
 

@@ -45,6 +45,7 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers
+        self.private_detail: str | None = None
 
 
 def not_found(field: str, what: str = "no such item") -> ApiError:
@@ -53,9 +54,15 @@ def not_found(field: str, what: str = "no such item") -> ApiError:
 
 
 def unavailable(service: str, message: str, *, retry_after_s: int = 5) -> ApiError:
-    """503: a service we depend on (Redis, database, Prefect) does not answer."""
+    """503: a service we depend on (Redis, database, Prefect) does not answer.
+
+    `message` goes to the log, not to the client: driver errors name hosts, ports and users.
+    """
+    log.warning("%s unavailable: %s", service, message)
     headers = {"Retry-After": str(retry_after_s)}
-    return ApiError(503, f"{service} unavailable: {message}", field=None, headers=headers)
+    error = ApiError(503, f"{service} unavailable; try again later", field=None, headers=headers)
+    error.private_detail = f"{service} unavailable: {message}"  # /health shows it to users
+    return error
 
 
 def error_body(problems: Iterable[tuple[str | None, str]]) -> dict[str, Any]:
@@ -137,19 +144,21 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
         headers = dict(exc.headers) if exc.headers else None
-        field = "body" if exc.status_code == 413 else None
+        field = getattr(exc, "field", None) or ("body" if exc.status_code == 413 else None)
         return error_response(exc.status_code, [(field, message)], headers)
 
     @app.exception_handler(RedisError)
     async def _redis_down(request: Request, exc: RedisError) -> JSONResponse:
         log.warning("Redis error on %s %s: %s", request.method, request.url.path, exc)
-        return error_response(503, [(None, f"Redis unavailable: {exc}")], {"Retry-After": "5"})
+        return error_response(503, [(None, "Redis unavailable; try again later")],
+                              {"Retry-After": "5"})  # fmt: skip
 
     @app.exception_handler(OperationalError)
     async def _database_down(request: Request, exc: OperationalError) -> JSONResponse:
         log.warning("database error on %s %s: %s", request.method, request.url.path, exc)
-        first = str(exc.orig or exc).splitlines()[0]
-        return error_response(503, [(None, f"database unavailable: {first}")], {"Retry-After": "5"})
+        # the driver's message names hosts, ports and users: the log has it, the client not
+        return error_response(503, [(None, "database unavailable; try again later")],
+                              {"Retry-After": "5"})  # fmt: skip
 
     @app.exception_handler(Exception)
     async def _bug(request: Request, exc: Exception) -> JSONResponse:

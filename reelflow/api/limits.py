@@ -2,13 +2,16 @@
 
 The rate limit counts reels, not requests (a batch of ten is ten), in a fixed window shared by
 every API process through Redis; the answer to a caller over the limit is 429 with Retry-After.
-The body limit refuses an oversized Content-Length before reading a byte, and stops a body
-without one (chunked) at the first byte over the limit.
+The body limit is per route: the upload routes (`UPLOAD_ROUTES`) may carry files, every other
+route a small JSON body (``api_max_json_kb``, 1 MB by default), so a JSON body can never be
+sized like an upload. It refuses an oversized Content-Length before reading a byte, and stops a
+body without one (chunked) at the first byte over the limit.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import time
 
 import redis.asyncio as aioredis
@@ -58,20 +61,38 @@ class _TooLarge(HTTPException):
         super().__init__(413, f"request body is larger than the {max_bytes / 2**20:.3g} MB limit")
 
 
-class BodySizeLimit:
-    """ASGI middleware answering 413 for HTTP request bodies over `max_bytes`."""
+# (method, path) of the routes that take multipart uploads; everything else is JSON-sized.
+UPLOAD_ROUTES = (
+    ("POST", re.compile(r"^/api/v1/projects/?$")),
+    ("POST", re.compile(r"^/api/v1/music/?$")),
+)
 
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+
+def takes_uploads(method: str, path: str) -> bool:
+    """Whether the route at `method` `path` accepts file uploads (and their larger bodies)."""
+    return any(method == m and pattern.match(path) for m, pattern in UPLOAD_ROUTES)
+
+
+class BodySizeLimit:
+    """ASGI middleware answering 413 for HTTP request bodies over the route's limit.
+
+    Upload routes get `max_bytes`; every other route gets `max_json_bytes`.
+    """
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, max_json_bytes: int | None = None) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.upload_bytes = max_bytes
+        self.json_bytes = max_json_bytes or max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        uploads = takes_uploads(scope["method"], scope["path"])
+        limit = self.upload_bytes if uploads else self.json_bytes
         declared = _content_length(scope)
-        if declared is not None and declared > self.max_bytes:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared > limit:
+            await self._refuse(scope, receive, send, limit)
             return
         received = 0
         started = False
@@ -81,8 +102,8 @@ class BodySizeLimit:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_bytes:
-                    raise _TooLarge(self.max_bytes)
+                if received > limit:
+                    raise _TooLarge(limit)
             return message
 
         async def tracking_send(message: Message) -> None:
@@ -94,10 +115,10 @@ class BodySizeLimit:
             await self.app(scope, counting_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(scope, receive, send)
+                await self._refuse(scope, receive, send, limit)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        limit_mb = self.max_bytes / 2**20
+    async def _refuse(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        limit_mb = limit / 2**20
         response = error_response(
             413, [("body", f"request body is larger than the {limit_mb:.3g} MB limit")]
         )

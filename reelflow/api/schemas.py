@@ -37,7 +37,7 @@ class RenderRequest(RenderSettings):
 class BatchRequest(BaseModel):
     """Many projects rendered with the same settings as one batch run."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     project_ids: list[ProjectId] = Field(min_length=1, max_length=50)
     settings: RenderRequest = Field(default_factory=RenderRequest)
@@ -46,7 +46,7 @@ class BatchRequest(BaseModel):
 class CorrectionsRequest(BaseModel):
     """Hand corrections of word timings: word index -> [start_s, end_s]."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     corrections: dict[WordIndex, tuple[Seconds, Seconds]] = Field(min_length=1, max_length=5000)
 

@@ -17,6 +17,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
 from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from redis.exceptions import RedisError
 
 from reelflow.api.errors import ApiError, unavailable
 
@@ -55,6 +56,36 @@ def idempotency_key(user_id: str, client_key: str | None, *parts: Any) -> tuple[
         material = ["derived", user_id, *parts]
     blob = json.dumps(material, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:_KEY_BYTES], client_key is not None
+
+
+IDEMPOTENCY_TTL_S = 7 * 24 * 3600
+
+
+async def refuse_key_reuse(
+    redis, prefix: str, user_id: str, client_key: str | None, *request: Any
+) -> None:
+    """422 when the caller's ``Idempotency-Key`` already named a different request.
+
+    The first request under a key records a digest of what was asked (for a week, Redis);
+    the same request again is a retry and gets its run, anything else is a client bug that
+    would otherwise silently get the old run back.
+    """
+    if client_key is None:
+        return
+    blob = json.dumps(request, sort_keys=True, default=str, separators=(",", ":"))
+    digest = hashlib.sha256(blob.encode()).hexdigest()
+    slot = hashlib.sha256(f"{user_id}:{client_key}".encode()).hexdigest()[:32]
+    key = f"{prefix}:idempotency:{slot}"
+    try:
+        first = await redis.set(key, digest, nx=True, ex=IDEMPOTENCY_TTL_S)
+        recorded = None if first else await redis.get(key)
+    except (OSError, TimeoutError, RedisError) as exc:
+        raise unavailable("Redis", str(exc)) from None
+    if isinstance(recorded, bytes):
+        recorded = recorded.decode()
+    if recorded is not None and recorded != digest:
+        message = "was already used for a different request; use a new key for this one"
+        raise ApiError(422, message, field="Idempotency-Key")
 
 
 async def start_run(

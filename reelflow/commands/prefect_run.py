@@ -20,11 +20,13 @@ def run_on_prefect(spec, out: Path, *, settings, verbose: bool, refresh: bool):
 
     check_inputs.fn(spec=spec)  # bad files fail here, before Prefect starts
     _prefect_environment(settings, verbose)
+    from reelflow.flows.confine import trusted_local
     from reelflow.flows.reel import generate_reel
     from reelflow.flows.runtime import RunContext, in_process_runs, local_listener
 
     with progress_bar() as on_event:
         token = local_listener.set(on_event)
+        trusted = trusted_local.set(True)  # the files this user named on the command line
         try:
             with _quiet_prefect(verbose), in_process_runs():
                 state = generate_reel(
@@ -36,6 +38,7 @@ def run_on_prefect(spec, out: Path, *, settings, verbose: bool, refresh: bool):
                 raise
             fail(f"could not run the flow: {type(exc).__name__}: {exc}", 1)
         finally:
+            trusted_local.reset(trusted)
             local_listener.reset(token)
     if not state.is_completed():
         error = state.result(raise_on_failure=False)

@@ -1,7 +1,7 @@
-"""`reelflow users`: create API users and list them.
+"""`reelflow users`: create API users, list them, rotate and revoke their tokens.
 
-A new user's token is printed once, as the last word of the output, so scripts can take it with
-``| awk '{print $NF}'``; only its hash is stored, so a lost token means creating a new user.
+A new token is printed once, as the last word of the output, so scripts can take it with
+``| awk '{print $NF}'``; only its hash is stored, so a lost token is replaced with `rotate`.
 """
 
 from __future__ import annotations
@@ -12,6 +12,16 @@ import typer
 
 from reelflow.engine.errors import InputError
 
+ExpiresDays = Annotated[
+    float | None,
+    typer.Option("--expires-days", min=0.001, help="The token stops working after this many days."),
+]
+
+
+def _seconds(days: float | None) -> float | None:
+    return None if days is None else days * 86400
+
+
 app = typer.Typer(help="Manage API users and their tokens.", no_args_is_help=True)
 
 
@@ -21,6 +31,7 @@ def create(
     premium: Annotated[
         bool, typer.Option("--premium", help="Premium plan: renders go to the premium queue.")
     ] = False,
+    expires_days: ExpiresDays = None,
 ) -> None:
     """Create a user and print its API token (shown only this once)."""
     from reelflow.settings import get_settings
@@ -28,13 +39,53 @@ def create(
 
     with Store(get_settings()) as store:
         try:
-            user, token = store.create_user(name, plan="premium" if premium else "standard")
+            user, token = store.create_user(
+                name, plan="premium" if premium else "standard", expires_in_s=_seconds(expires_days)
+            )
         except InputError as exc:
             typer.echo(f"error: {exc}", err=True)
             raise typer.Exit(2) from None
     typer.echo(f"created user {user.id} ({user.name}, {user.plan})")
     typer.echo("API token (shown only once; send it as 'Authorization: Bearer <token>'):")
     typer.echo(token)
+
+
+@app.command("rotate")
+def rotate(
+    user_id: Annotated[str, typer.Argument(help="The user's id (see `reelflow users list`).")],
+    expires_days: ExpiresDays = None,
+) -> None:
+    """Give a user a new token and print it; the old one stops working at once."""
+    from reelflow.settings import get_settings
+    from reelflow.store import Store
+
+    with Store(get_settings()) as store:
+        try:
+            token = store.rotate_token(user_id, expires_in_s=_seconds(expires_days))
+        except InputError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(2) from None
+    if token is None:
+        typer.echo(f"error: no user {user_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"new API token for {user_id} (shown only once; the old one no longer works):")
+    typer.echo(token)
+
+
+@app.command("revoke")
+def revoke(
+    user_id: Annotated[str, typer.Argument(help="The user's id (see `reelflow users list`).")],
+) -> None:
+    """Make a user's token stop working at once (give a new one with `rotate`)."""
+    from reelflow.settings import get_settings
+    from reelflow.store import Store
+
+    with Store(get_settings()) as store:
+        if not store.revoke_token(user_id):
+            typer.echo(f"error: no user {user_id}", err=True)
+            raise typer.Exit(1)
+    # Sockets authenticate once, when they open: one already open runs until it closes.
+    typer.echo(f"revoked the token of {user_id}; progress sockets already open stay open")
 
 
 @app.command("list")

@@ -25,8 +25,12 @@ def load_audio(
     sample_rate: int = 16_000,
     mono: bool = True,
     field: str | None = None,
+    max_duration_s: float | None = None,
 ) -> np.ndarray:
     """Decode any audio file (or the audio of a video) to float32 at `sample_rate`.
+
+    `max_duration_s` decodes only the start (memory grows with the decoded length: a 3-hour
+    track is 950 MB at 22 kHz).
 
     Raises `InputError` naming `field` when the file is missing, empty, has no audio stream or
     does not decode to at least one sample.
@@ -38,7 +42,9 @@ def load_audio(
     try:
         raw = ffmpeg.run_to_bytes(
             [
-                "-i", os.fspath(path), "-vn", "-map", "0:a:0",
+                "-i", os.fspath(path),
+                *(["-t", f"{max_duration_s:.3f}"] if max_duration_s is not None else []),
+                "-vn", "-map", "0:a:0",
                 "-ac", str(channels), "-ar", str(sample_rate),
                 "-f", "f32le", "-acodec", "pcm_f32le", "pipe:1",
             ]

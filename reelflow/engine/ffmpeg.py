@@ -198,15 +198,24 @@ class MediaInfo:
         return self.video is not None and self.audio is None and self.video.frames <= 1
 
 
-def probe(path: str | os.PathLike[str], *, field: str | None = None) -> MediaInfo:
-    """Describe a media file; raise `InputError` (naming `field`) if it is missing or unreadable."""
+def probe(
+    path: str | os.PathLike[str],
+    *,
+    field: str | None = None,
+    options: dict[str, str] | None = None,
+) -> MediaInfo:
+    """Describe a media file; raise `InputError` (naming `field`) if it is missing or unreadable.
+
+    `options` are libavformat's input options, e.g. ``protocol_whitelist`` and
+    ``format_whitelist`` for untrusted files.
+    """
     p = Path(path)
     if not p.is_file():
         raise InputError(f"file not found: {p}", field=field)
     if p.stat().st_size == 0:
         raise InputError(f"file is empty: {p.name}", field=field)
     try:
-        with av.open(str(p)) as container:
+        with av.open(str(p), options=options or {}) as container:
             return _describe(p, container)
     except (av.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise InputError(f"not a readable media file: {p.name} ({exc})", field=field) from exc

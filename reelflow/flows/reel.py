@@ -8,7 +8,7 @@ from prefect import flow
 from prefect.context import get_run_context
 
 from reelflow.deployments.recovery import MAX_ATTEMPTS
-from reelflow.flows import hooks
+from reelflow.flows import confine, hooks
 from reelflow.flows.dag import ReelOutput, reel_dag
 from reelflow.flows.runtime import RunContext, run_progress
 from reelflow.models import ReelSpec
@@ -35,6 +35,11 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
     """Voice, words, analysis, music, captions, effects, one render pass, publish."""
     context = context or RunContext()
     settings = get_settings()
+    if not confine.trusted_local.get():  # parameters come from whoever could create the run
+        spec = confine.confine_spec(spec, settings, user_id=context.user_id)
+        context = context.model_copy(
+            update={"output": confine.confine_output(context.output, settings)}
+        )
     flow_run = get_run_context().flow_run
     if (flow_run.run_count or 1) > MAX_ATTEMPTS:
         # Resubmitted after every crash so far: stop the loop (see deployments/recovery.py).

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import secrets
 import unicodedata
 from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -23,6 +25,14 @@ from reelflow.store.schema import (
 )
 
 
+def _expiry(expires_in_s: float | None) -> datetime | None:
+    if expires_in_s is None:
+        return None
+    if expires_in_s <= 0:
+        raise InputError("must be positive", field="expires_in")
+    return datetime.now(UTC) + timedelta(seconds=expires_in_s)
+
+
 def clean_name(name: str) -> str:
     """A user name with whitespace collapsed; `InputError` if blank, too long or not text."""
     cleaned = " ".join(str(name).split())
@@ -38,8 +48,13 @@ def clean_name(name: str) -> str:
 class Accounts(Database):
     """User and task queries."""
 
-    def create_user(self, name: str, *, plan: str = "standard") -> tuple[User, str]:
-        """Create a user; return it with its API token, which is not stored and not shown again."""
+    def create_user(
+        self, name: str, *, plan: str = "standard", expires_in_s: float | None = None
+    ) -> tuple[User, str]:
+        """Create a user; return it with its API token, which is not stored and not shown again.
+
+        `expires_in_s`: the token stops working that long from now (default: never).
+        """
         if plan not in PLANS:
             raise InputError(f"{plan!r} is not one of {', '.join(PLANS)}", field="plan")
         minted = tokens.mint()
@@ -49,10 +64,37 @@ class Accounts(Database):
             plan=plan,
             token_id=minted.token_id,
             token_hash=minted.digest,
+            token_expires_at=_expiry(expires_in_s),
         )
         with self.session() as session:
             session.add(user)
         return user, minted.token
+
+    def rotate_token(self, user_id: str, *, expires_in_s: float | None = None) -> str | None:
+        """Give `user_id` a new token (returned, shown once); the old one stops working now.
+
+        None if there is no such user.
+        """
+        minted = tokens.mint()
+        with self.session() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                return None
+            user.token_id, user.token_hash = minted.token_id, minted.digest
+            user.token_expires_at = _expiry(expires_in_s)
+        return minted.token
+
+    def revoke_token(self, user_id: str) -> bool:
+        """Make `user_id`'s token stop working now (no new one); False if there is no user."""
+        with self.session() as session:
+            user = session.get(User, user_id)
+            if user is None:
+                return False
+            # a token id no real token has (they are 16 hex digits) and a hash nothing matches
+            user.token_id = f"revoked-{secrets.token_hex(8)}"
+            user.token_hash = "-" * 64
+            user.token_expires_at = None
+        return True
 
     def authenticate(self, token: str | None) -> User | None:
         """The user holding `token`, or None for a missing, malformed, unknown or wrong token."""
@@ -62,6 +104,9 @@ class Accounts(Database):
         with self.session() as session:
             user = session.scalar(select(User).where(User.token_id == token_id))
         if user is None or not tokens.matches(token, user.token_hash):
+            return None
+        expires = user.token_expires_at
+        if expires is not None and datetime.now(UTC) >= expires:  # the column type gives UTC
             return None
         return user
 

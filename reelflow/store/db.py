@@ -11,17 +11,21 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Self
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from reelflow.settings import Settings
+from reelflow.store.media_check import MediaLimits
 from reelflow.store.schema import Base
 from reelflow.store.uploads import remove_stale_incoming
+
+MEDIA_CHECKS_AT_ONCE = 2
 
 log = logging.getLogger(__name__)
 
@@ -62,11 +66,23 @@ def create_schema(engine: Engine, *, attempts: int = 3) -> None:
                     lock = text("SELECT pg_advisory_xact_lock(:key)")
                     conn.execute(lock, {"key": _SCHEMA_LOCK_KEY})
                 Base.metadata.create_all(conn)
+                _add_missing_columns(conn)
             return
         except DBAPIError:
             if attempt == attempts:
                 raise
             log.warning("creating the store schema failed (attempt %d), retrying", attempt)
+
+
+# Columns added after a table was first created: create_all does not alter existing tables.
+_ADDED_COLUMNS = {("users", "token_expires_at"): "TIMESTAMP WITH TIME ZONE NULL"}
+
+
+def _add_missing_columns(conn) -> None:
+    inspector = inspect(conn)
+    for (table, column), kind in _ADDED_COLUMNS.items():
+        if column not in {c["name"] for c in inspector.get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
 
 
 class Database:
@@ -77,6 +93,12 @@ class Database:
         self.url = url or settings.store_url
         self.uploads_dir = settings.uploads_dir.resolve()
         self.max_upload_bytes = int(settings.max_upload_mb * 2**20)
+        self.media_limits = MediaLimits(
+            max_duration_s=settings.max_upload_duration_s,
+            timeout_s=settings.media_check_timeout_s,
+        )
+        # Media checks (ffmpeg) run here, off the default pool; two at a time per process.
+        self.media_pool = ThreadPoolExecutor(MEDIA_CHECKS_AT_ONCE, thread_name_prefix="media-check")
         self.engine = make_engine(self.url)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         create_schema(self.engine)
@@ -112,7 +134,8 @@ class Database:
         return True
 
     def close(self) -> None:
-        """Close pooled connections."""
+        """Close pooled connections and the media-check threads."""
+        self.media_pool.shutdown(wait=False, cancel_futures=True)
         self.engine.dispose()
 
     def __enter__(self) -> Self:

@@ -45,6 +45,7 @@ class Files(Database):
             max_bytes=self.max_upload_bytes,
             filename=filename,
             field=field,
+            limits=self.media_limits,
         )
         return self._record_upload(user_id, upload_id, kind, stored)
 
@@ -72,11 +73,15 @@ class Files(Database):
 
         def finish() -> Upload:
             stored = uploads.finish_file(
-                tmp, uploads_dir=self.uploads_dir, filename=filename, field=field, **names
-            )
+                tmp, uploads_dir=self.uploads_dir, filename=filename, field=field,
+                limits=self.media_limits, **names,
+            )  # fmt: skip
             return self._record_upload(user_id, upload_id, kind, stored)
 
-        return await asyncio.to_thread(finish)
+        # Not the default thread pool: authentication, the store and /health share that one, and
+        # a few slow media checks must not freeze them (the pool is the Store's, bounded).
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.media_pool, finish)
 
     def get_upload(self, user_id: str, upload_id: str) -> Upload | None:
         """The user's upload `upload_id`, or None (unknown and other users' ids alike)."""

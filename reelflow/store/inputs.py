@@ -57,7 +57,7 @@ BackgroundTransition = _annotation(BackgroundSpec, "transition")
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     @classmethod
     def parse(cls: type[M], data: Mapping[str, Any] | M | None) -> M:

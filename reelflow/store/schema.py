@@ -98,6 +98,8 @@ class User(Base):
     # The public half of the token, so authentication is one indexed lookup.
     token_id: Mapped[str] = mapped_column(String(32), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64))
+    # Optional: from this moment on the token no longer authenticates.
+    token_expires_at: Mapped[datetime | None] = mapped_column(default=None, nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
 from reelflow.engine.errors import InputError
-from reelflow.store.media_check import MediaFacts, check_media
+from reelflow.store.media_check import MediaFacts, MediaLimits, check_media
 
 CHUNK_BYTES = 1 << 20
 INCOMING = ".incoming"  # temporary files, inside uploads_dir so the final rename is atomic
@@ -87,6 +87,7 @@ def store_file(
     max_bytes: int,
     filename: str | None,
     field: str | None = None,
+    limits: MediaLimits | None = None,
 ) -> StoredFile:
     """Stream `source` (a binary file object or an iterable of byte chunks) into the store.
 
@@ -100,7 +101,8 @@ def store_file(
         with tmp.open("wb") as out:
             for chunk in _iter_chunks(source):
                 size = _write(out, chunk, size, max_bytes, field=field, name=name)
-        return _finish(tmp, size, uploads_dir, user_id, upload_id, kind, field=field, name=name)
+        return _finish(tmp, size, uploads_dir, user_id, upload_id, kind, field=field, name=name,
+                       limits=limits)  # fmt: skip
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -145,12 +147,14 @@ def finish_file(
     kind: str,
     filename: str | None,
     field: str | None = None,
+    limits: MediaLimits | None = None,
 ) -> StoredFile:
     """Check a file written by `receive_file` and move it to its final name (or remove it)."""
     field, name = _prepare(uploads_dir, user_id, upload_id, kind, field, filename)
     try:
         size = tmp.stat().st_size
-        return _finish(tmp, size, uploads_dir, user_id, upload_id, kind, field=field, name=name)
+        return _finish(tmp, size, uploads_dir, user_id, upload_id, kind, field=field, name=name,
+                       limits=limits)  # fmt: skip
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -213,10 +217,12 @@ def _write(out: BinaryIO, chunk: bytes, size: int, max_bytes: int, *, field: str
     return size
 
 
-def _finish(tmp, size, uploads_dir, user_id, upload_id, kind, *, field, name) -> StoredFile:
+def _finish(
+    tmp, size, uploads_dir, user_id, upload_id, kind, *, field, name, limits=None
+) -> StoredFile:
     if size == 0:
         raise InputError(f"{name} is empty (0 bytes)", field=field)
-    facts = check_media(tmp, kind=kind, field=field, name=name)
+    facts = check_media(tmp, kind=kind, field=field, name=name, limits=limits or MediaLimits())
     rel_path = f"{user_id}/{upload_id}{facts.extension}"
     final = uploads_dir / rel_path
     final.parent.mkdir(parents=True, exist_ok=True)

@@ -57,6 +57,8 @@ def api_settings(api_data: Path, api_prefix: str) -> Settings:
         websocket_ping_interval=2.0,  # wakes WebSocket loops that wait for a deadline
         progress_flush_timeout_s=5.0,
         queue_status_refresh_s=1.0,
+        ws_query_token=True,  # these tests use ?token=; tests/security checks the default (off)
+        api_docs=True,  # test_fuzz reads /openapi.json
     )
 
 

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.services import missing_service
+
 CHROMIUM = Path(os.environ.get("REELFLOW_TEST_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--headless",
@@ -26,9 +28,11 @@ def browser():
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        pytest.skip("BROWSER TEST NOT RUN: playwright missing (pip install playwright)")
+        missing_service("BROWSER TEST NOT RUN: playwright missing (pip install playwright)")
     if not CHROMIUM.is_file():
-        pytest.skip(f"BROWSER TEST NOT RUN: no Chromium at {CHROMIUM} (apt-get install chromium)")
+        missing_service(
+            f"BROWSER TEST NOT RUN: no Chromium at {CHROMIUM} (apt-get install chromium)"
+        )
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield launched

@@ -11,6 +11,7 @@ import pytest
 
 from reelflow.settings import Settings
 from tests.redis_server import ThrowawayRedis
+from tests.services import missing_service
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -31,7 +32,7 @@ def psettings(tmp_path: Path, prefix: str) -> Settings:
 def throwaway(tmp_path: Path) -> Iterator[ThrowawayRedis]:
     """A started redis-server on a free port; stopped at teardown whatever happened."""
     if shutil.which("redis-server") is None:
-        pytest.skip("redis-server binary not found: apt-get install redis-server")
+        missing_service("redis-server binary not found: apt-get install redis-server")
     server = ThrowawayRedis(tmp_path / "redis")
     server.start()
     try:

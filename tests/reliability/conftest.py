@@ -15,6 +15,7 @@ from websockets.sync.client import connect
 
 from reelflow.store import Store
 from tests.reliability.stack import PG, Stack
+from tests.services import missing_service
 
 TERMINAL = {"completed", "failed", "crashed", "cancelled"}
 LOW = {"quality": "low", "music_preset": "none", "effects_preset": "none"}
@@ -25,7 +26,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     try:
         psycopg.connect(f"postgresql://root@{PG}/test", connect_timeout=2).close()
     except psycopg.Error as exc:
-        pytest.skip(
+        missing_service(
             f"reliability tests need PostgreSQL at {PG} ({exc}): start it with "
             "`pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start`"
         )

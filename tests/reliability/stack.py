@@ -121,6 +121,7 @@ class Stack:
             REELFLOW_DATABASE_URL=self.store_url,
             REELFLOW_REDIS_URL=self.redis.url,
             REELFLOW_ENABLE_GPU_ACCELERATION="false",
+            REELFLOW_WS_QUERY_TOKEN="true",  # its sockets authenticate with ?token=
             REELFLOW_API_RATE_LIMIT_REELS="0",
             # small caps, so "too big" can be tested without moving gigabytes
             REELFLOW_MAX_UPLOAD_MB="4",

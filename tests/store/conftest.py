@@ -21,6 +21,7 @@ from reelflow.engine import ffmpeg
 from reelflow.settings import Settings
 from reelflow.store import Store
 from tests import mediatools
+from tests.services import missing_service
 
 PG_URL = os.environ.get(
     "REELFLOW_TEST_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test"
@@ -32,7 +33,7 @@ def _unavailable(reason: str) -> None:
     message = f"PostgreSQL store tests NOT RUN: {reason}. Start it with: {PG_START}"
     if os.environ.get("REELFLOW_REQUIRE_POSTGRES") == "1":
         pytest.fail(message)
-    pytest.skip(message)
+    missing_service(message)
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,9 @@ from fastapi import APIRouter, Query
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 
 from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
+from reelflow.api.safejson import SafeJsonRoute
 
-router = APIRouter(tags=["analytics"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["analytics"])
 
 
 @router.get("/analytics")

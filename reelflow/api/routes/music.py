@@ -9,13 +9,14 @@ from typing import Annotated
 from fastapi import APIRouter, BackgroundTasks, File, UploadFile
 
 from reelflow.api.deps import CurrentUser, StoreDep
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import MusicTrackOut, UploadOut
 from reelflow.engine.errors import InputError
 from reelflow.presets import MUSIC_PRESETS
 from reelflow.store import Store
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["music"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["music"])
 
 # Tempo is measured on the opening of a track: enough for a steady beat, cheap for long files.
 _ANALYSIS_SECONDS = 60.0
@@ -40,8 +41,9 @@ def describe_upload(store: Store, user_id: str, upload_id: str) -> None:
         from reelflow.engine.audio import load_audio
         from reelflow.engine.music.analysis import analyze_music
 
-        samples = load_audio(store.upload_path(upload), sample_rate=_ANALYSIS_RATE)
-        samples = samples[: int(_ANALYSIS_SECONDS * _ANALYSIS_RATE)]
+        samples = load_audio(
+            store.upload_path(upload), sample_rate=_ANALYSIS_RATE, max_duration_s=_ANALYSIS_SECONDS
+        )
         bpm = round(float(analyze_music(samples, _ANALYSIS_RATE).tempo_bpm), 1)
     except Exception as exc:  # a track without a beat is still a usable track
         log.info("no tempo for upload %s: %s", upload_id, exc)

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import OptionChoiceOut, OptionOut
 from reelflow.models import field_of
 from reelflow.presets import (
@@ -23,7 +24,7 @@ from reelflow.presets import (
     describe,
 )
 
-router = APIRouter(tags=["presets"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["presets"])
 
 
 @router.get("/video/options", response_model=dict[str, OptionOut])

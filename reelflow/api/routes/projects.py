@@ -4,21 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 from typing import Annotated, Any
 
+from annotated_types import MaxLen
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
+from reelflow.api import safejson
 from reelflow.api.deps import CurrentUser, StoreDep
 from reelflow.api.errors import ApiError, not_found
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import CorrectionsRequest, ProjectOut, WordOut, WordTimingsOut
 from reelflow.engine.errors import InputError
+from reelflow.models import field_of
 from reelflow.store import ProjectInput, Store
 from reelflow.store.schema import Project, Upload
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["projects"])
 
 OptionalFile = Annotated[UploadFile | None, File()]
+# The spec's own bound on background files (BackgroundSpec.paths), so the two cannot drift.
+MAX_BACKGROUNDS = next(
+    m.max_length for m in field_of("background.paths").metadata if isinstance(m, MaxLen)
+)
 
 
 def given(upload: UploadFile | None) -> bool:
@@ -51,6 +58,9 @@ async def create_project(
     """Create a project from a script, or a voiceover file or your own video plus its
     transcript."""
     backgrounds = [b for b in background or [] if given(b)]
+    if len(backgrounds) > MAX_BACKGROUNDS:  # before any file is stored or decoded
+        raise InputError(f"at most {MAX_BACKGROUNDS} files, got {len(backgrounds)}",
+                         field="background")  # fmt: skip
     fields: dict[str, Any] = {"title": title, "script": script, "transcript": transcript}
     if music_preset:
         fields["music_preset"] = music_preset
@@ -107,10 +117,7 @@ def _forget(store: Store, user_id: str, uploads: list[Upload]) -> None:
 
 
 def _json_object(text: str, field: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError as exc:
-        raise InputError(f"is not valid JSON ({exc})", field=field) from None
+    value = safejson.loads(text, field=field)  # bounded nesting, finite numbers
     if not isinstance(value, dict):
         raise InputError("must be a JSON object", field=field)
     return value

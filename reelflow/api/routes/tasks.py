@@ -12,10 +12,11 @@ from fastapi.responses import FileResponse
 from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
 from reelflow.api.errors import ApiError
 from reelflow.api.runs import cancel_run, output_urls, require_run, run_status
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import CancelOut, ReelOut, TaskStatusOut
 from reelflow.progress.reader import get_status
 
-router = APIRouter(tags=["videos"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["videos"])
 
 _FILES = {"video": ("reel.mp4", "video/mp4"), "poster": ("reel.jpg", "image/jpeg")}
 

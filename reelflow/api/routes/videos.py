@@ -14,15 +14,16 @@ from reelflow.api.errors import ApiError
 from reelflow.api.limits import take_reels
 from reelflow.api.routes.projects import owned_project
 from reelflow.api.runs import API_PREFIX
+from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import BatchOut, BatchRequest, RenderRequest, TriggerOut
 from reelflow.api.services import Services
-from reelflow.api.triggers import idempotency_key, schedule_time, start_run
+from reelflow.api.triggers import idempotency_key, refuse_key_reuse, schedule_time, start_run
 from reelflow.engine.errors import InputError
 from reelflow.flows.runtime import RunContext
 from reelflow.progress.reader import get_status, record_queued
 from reelflow.store import User
 
-router = APIRouter(tags=["videos"])
+router = APIRouter(route_class=SafeJsonRoute, tags=["videos"])
 
 IdempotencyKey = Annotated[
     str | None,
@@ -31,10 +32,12 @@ IdempotencyKey = Annotated[
 
 
 def _links(request: Request, task_id: str, user_id: str) -> dict[str, str]:
-    socket = str(request.url_for("progress_socket", user_id=user_id))
+    # A path, like status_url: an absolute URL would be built from the request's Host and
+    # X-Forwarded-Proto headers, which any client can set (the client knows its own origin).
+    socket = request.app.url_path_for("progress_socket", user_id=user_id)
     return {
         "status_url": f"{API_PREFIX}/video/task-status/{task_id}",
-        "websocket_url": socket.replace("http://", "ws://", 1).replace("https://", "wss://", 1),
+        "websocket_url": str(socket),
     }
 
 
@@ -92,6 +95,10 @@ async def generate_advanced(
         spec_json,
         deployment,
     )
+    prefix = services.settings.redis_key_prefix
+    request_json = body.model_dump(mode="json")
+    await refuse_key_reuse(services.redis, prefix, user.id, client_key, "reel", project.id,
+                           request_json)  # fmt: skip
     await _rate_limit(services, user, 1)
     context = RunContext(user_id=user.id, project_id=project.id)
     parameters = {"spec": spec_json, "context": context.model_dump(mode="json")}
@@ -155,6 +162,8 @@ async def batch_generate_advanced(
     key, chosen = idempotency_key(
         user.id, client_key, "batch", items, body.model_dump(mode="json"), deployment
     )
+    await refuse_key_reuse(services.redis, services.settings.redis_key_prefix, user.id,
+                           client_key, "batch", body.model_dump(mode="json"))  # fmt: skip
     await _rate_limit(services, user, len(items))
     parameters = {
         "items": items,

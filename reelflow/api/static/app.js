@@ -38,7 +38,8 @@ async function signIn(event) {
     say(`Sign-in failed: ${error.message}`);
     return;
   }
-  localStorage.setItem("reelflow-token", state.token);
+  // sessionStorage, not localStorage: the token is gone when the tab closes
+  sessionStorage.setItem("reelflow-token", state.token);
   $("who").textContent = `${state.user.name} (${state.user.plan})`;
   await loadPresets();
   show("project");
@@ -264,4 +265,5 @@ $("refresh-reels").addEventListener("click", loadReels);
 $("token-form").addEventListener("submit", signIn);
 $("project-form").addEventListener("submit", createProject);
 $("render-form").addEventListener("submit", start);
-$("token").value = localStorage.getItem("reelflow-token") || "";
+localStorage.removeItem("reelflow-token"); // left there by older versions of this page
+$("token").value = sessionStorage.getItem("reelflow-token") || "";
