@@ -156,8 +156,9 @@ def test_every_look_draws_inside_the_safe_zone(tmp_path, look, aspect):
 
 
 def _frame_at(tmp_path, look: str, t: float, words: WordTimings, **fields) -> np.ndarray:
+    end = words.last_end_s + 0.5
     captions = write_captions(words, look_style(look, **fields), tmp_path / "c.ass", width=W,
-                              height=H, safe_zone=ZONE, duration_s=words.last_end_s + 0.5)  # fmt: skip
+                              height=H, safe_zone=ZONE, duration_s=end)  # fmt: skip
     path = captions.path
     (frame,) = render_frames(path, [t], words.last_end_s + 0.5)
     return frame
