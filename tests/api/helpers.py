@@ -117,8 +117,8 @@ def follow(socket, task_id: str, *, until: set[str], timeout_s: float = 180) -> 
         if text in ("ping", "pong"):
             continue
         message = json.loads(text)
-        if message.get("task_id") != task_id:
-            continue
+        if message.get("task_id") != task_id or message.get("type") == "queue":
+            continue  # queue positions are not progress events
         seen.append(message)
         if message.get("status") in until:
             return seen
