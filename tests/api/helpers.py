@@ -131,3 +131,17 @@ def make_project(client, user: ApiUser, **fields: Any) -> str:
     response = client.post("/api/v1/projects", headers=user.headers, data=data)
     assert response.status_code == 201, response.text
     return response.json()["id"]
+
+
+def wait_in_page(page, expression: str, *, timeout_s: float = 30) -> None:
+    """Poll a JavaScript expression in the page until it is truthy.
+
+    Playwright's `wait_for_function` compiles its predicate with `new Function` inside the
+    page, which the page's Content-Security-Policy (no 'unsafe-eval') forbids; `evaluate` runs
+    through the DevTools protocol, which the policy does not govern.
+    """
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{expression!r} still false after {timeout_s:.0f} s")
+        time.sleep(0.2)

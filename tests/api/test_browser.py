@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.api.helpers import wait_in_page
 from tests.services import missing_service
 
 CHROMIUM = Path(os.environ.get("REELFLOW_TEST_CHROMIUM", "/usr/bin/chromium"))
@@ -59,10 +60,10 @@ def test_page_creates_starts_and_plays_a_reel(browser, live_server, worker, alic
         page.select_option(select, value)
     page.click("#start-button")
     page.wait_for_selector("#progress-section:not([hidden])")
-    page.wait_for_function("document.getElementById('bar').value >= 100", timeout=180_000)
+    wait_in_page(page, "document.getElementById('bar').value >= 100", timeout_s=180)
     page.wait_for_selector("#result:not([hidden])", timeout=30_000)
     assert page.eval_on_selector("#video", "v => v.src.startsWith('blob:')")
-    page.wait_for_function("document.getElementById('video').readyState >= 1", timeout=30_000)
+    wait_in_page(page, "document.getElementById('video').readyState >= 1", timeout_s=30)
     assert page.eval_on_selector("#video", "v => v.duration") > 0.5
     assert page.inner_text("#stage") == "completed" and page.inner_text("#percent") == "100"
     shot = tmp_path / "viewer.png"

@@ -26,7 +26,7 @@ from reelflow.progress import ProgressEvent, RedisProgressSink
 from reelflow.settings import Settings
 from reelflow.store import Store
 from tests import mediatools
-from tests.api.helpers import ApiUser
+from tests.api.helpers import ApiUser, wait_in_page
 from tests.redis_server import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -136,12 +136,12 @@ def test_the_page_lists_past_reels_with_posters_and_plays_one(psettings, server,
     page.click("#signin-button")
     item = f".reel[data-task-id='{task_id}']"
     page.wait_for_selector(f"{item} img[src^='blob:']")
-    page.wait_for_function(f'document.querySelector("{item} img").naturalWidth > 0')
+    wait_in_page(page, f'document.querySelector("{item} img").naturalWidth > 0')
     page.click(f"{item} button")
     page.wait_for_selector("#reel-player:not([hidden])")
     assert page.eval_on_selector("#reel-player", "v => v.dataset.taskId") == task_id
     assert page.eval_on_selector("#reel-player", "v => v.src.startsWith('blob:')")
-    page.wait_for_function("document.getElementById('reel-player').readyState >= 1")
+    wait_in_page(page, "document.getElementById('reel-player').readyState >= 1")
     duration = page.eval_on_selector("#reel-player", "v => v.duration")
     assert abs(duration - 1.0) < 0.1
 
@@ -158,8 +158,8 @@ def test_the_page_sends_video_pause_trimming_and_webhook(psettings, server, page
     page.wait_for_selector("#project:not([hidden])")
     assert not page.is_visible("#trim_pauses_over_s")
     page.check("input[name=source][value=video]")
-    assert page.is_visible("#video") and not page.is_visible("#background")
-    page.set_input_files("#video", str(clip.path))
+    assert page.is_visible("#talk-video") and not page.is_visible("#background")
+    page.set_input_files("#talk-video", str(clip.path))
     page.fill("#transcript", "One two. Three.")
     page.click("#create-button")
     page.wait_for_selector("#render:not([hidden])")
@@ -170,4 +170,4 @@ def test_the_page_sends_video_pause_trimming_and_webhook(psettings, server, page
     body = json.loads(request.value.post_data)
     assert body["trim_pauses_over_s"] == 0.3 and body["webhook_url"] == "https://hooks.example/reel"
     # the body was valid (a bad one is a 422 naming its field); only Prefect is missing here
-    page.wait_for_function("document.getElementById('message').textContent.includes('Prefect')")
+    wait_in_page(page, "document.getElementById('message').textContent.includes('Prefect')")

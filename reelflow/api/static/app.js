@@ -70,7 +70,7 @@ async function createProject(event) {
   if (source === "script") {
     form.append("script", $("script").value);
   } else {
-    const file = $(source === "video" ? "video" : "voiceover").files[0];
+    const file = $(source === "video" ? "talk-video" : "voiceover").files[0];
     if (file) form.append(source === "video" ? "video" : "voiceover", file);
     form.append("transcript", $("transcript").value);
   }
