@@ -172,6 +172,8 @@ def test_a_scheduled_reel_joins_the_queue_at_its_time_in_its_place(
         assert spot["position"] == 1  # due: ahead of the standard backlog, as premium
         assert queue_of("a1")["position"] == 2
 
+        # the board places a run due within a worker poll; the worker takes it once it is due
+        time.sleep(max(0.0, (at - datetime.now(UTC)).total_seconds()) + 0.5)
         _pool_limit(deployed, 1)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

@@ -141,7 +141,9 @@ def test_corrected_timings_rerender_only_captions_and_render(client, alice, work
     states = task_states(second)
     rerun = {name for name, state in states.items() if state == "Completed"}
     assert {"build-captions", "render-reel"} <= rerun
-    assert states["prepare-voice"] == "Cached" and states["plan-mix"] == "Cached"
+    assert states["prepare-voice"] == "Cached" and states["plan-mix"] == "Cached", sorted(
+        states.items()
+    )
 
     report = client.get(f"{API}/analytics", headers=alice.headers)
     assert report.status_code == 200, report.text

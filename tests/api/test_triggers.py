@@ -90,8 +90,10 @@ def test_same_request_or_key_returns_the_same_run(client, alice):
     assert other.json()["task_id"] != first
     keyed = {**alice.headers, "Idempotency-Key": "order-17"}
     k1 = client.post(url, headers=keyed, json=body).json()["task_id"]
-    k2 = client.post(url, headers=keyed, json={**body, "platform": "tiktok"}).json()["task_id"]
-    assert k1 == k2 != first
+    assert client.post(url, headers=keyed, json=body).json()["task_id"] == k1 != first
+    # the same key for a different request is refused, not answered with the old run
+    reused = client.post(url, headers=keyed, json={**body, "platform": "tiktok"})
+    assert reused.status_code == 422, reused.text
     # a cancelled run is not handed back for a derived key: asking again starts a new one
     client.post(f"{API}/video/task/{first}/cancel", headers=alice.headers)
     fresh = client.post(url, headers=alice.headers, json=body).json()["task_id"]

@@ -36,7 +36,8 @@ def test_voice_names_resolve_and_refuse_unknown_ones():
     assert voices.resolve("de") == voices.VoiceChoice("espeak", "de")
     assert voices.resolve("en-gb").engine == "espeak"
     # English, the spec's default, is the neural voice
-    assert voices.resolve(parse_spec({"script": "hi"}).voice) == voices.VoiceChoice("piper", "joe")
+    default = parse_spec({"script": "hi"}).speech_voice
+    assert voices.resolve(default) == voices.VoiceChoice("piper", "joe")
     assert parse_spec({"script": "hi", "voice": "piper:joe"}).voice == "piper:joe"
     with pytest.raises(InputError) as err:
         synthesize_piper("hi", voice="nobody")

@@ -119,7 +119,9 @@ def test_transient_failure_is_retried_and_the_run_completes(env, monkeypatch):
 
 
 def test_invalid_input_fails_fast_with_one_failed_event(env, rclient, prefix, tmp_path):
-    not_audio = tmp_path / "voice.wav"
+    # inside the user's uploads, where a run may read (reelflow/flows/confine.py)
+    not_audio = tmp_path / "data" / "uploads" / "u1" / "voice.wav"
+    not_audio.parent.mkdir(parents=True)
     not_audio.write_text("not audio")
     spec = {"voiceover": str(not_audio), "transcript": "hello there", "quality": "low"}
     started = time.perf_counter()

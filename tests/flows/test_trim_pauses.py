@@ -72,7 +72,7 @@ def test_every_caption_is_within_50_ms_of_its_word_in_the_trimmed_audio(trimmed_
     settings, result, _ = trimmed_reel
     heard = align_file(result.video, " ".join(PHRASES))  # the output's own sound, re-aligned
     assert heard.method == "aligned"
-    ass = _step_result(settings, "build-captions")
+    ass = _step_result(settings, "build-captions").path
     # the highlight animation lights each word on layer 1 from the moment it is timed
     lit = sorted((e for e in pysubs2.load(str(ass)).events if e.layer == 1 and not e.is_comment),
                  key=lambda e: e.start)  # fmt: skip
