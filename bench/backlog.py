@@ -112,6 +112,7 @@ def run_backlog(database: str, reels: int, log=print) -> dict[str, float]:
             REELFLOW_REDIS_KEY_PREFIX=prefix,
             REELFLOW_API_RATE_LIMIT_REELS="0",
             REELFLOW_MAX_QUEUED_PER_USER=str(reels),
+            REELFLOW_WS_QUERY_TOKEN="true",  # the viewers authenticate with ?token=
             MAX_PARALLEL_VIDEOS="2",
         )
         settings = Settings(data_dir=Path(tmp) / "data", enable_gpu_acceleration=False)

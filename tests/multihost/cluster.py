@@ -101,6 +101,7 @@ class Cluster:
             REELFLOW_ENABLE_GPU_ACCELERATION="false",
             REELFLOW_API_RATE_LIMIT_REELS="0",
             REELFLOW_MAX_QUEUED_PER_USER="100",
+            REELFLOW_WS_QUERY_TOKEN="true",  # the viewers authenticate with ?token=
             MAX_PARALLEL_VIDEOS=str(self.max_parallel),
         )
 
