@@ -31,6 +31,7 @@ from tests.reliability.conftest import (
     new_project,
     new_user,
     outputs_of,
+    render_started,
     trigger,
 )
 
@@ -142,17 +143,6 @@ def test_thirty_reels_on_two_worker_hosts_every_viewer_sees_every_event(cluster)
             assert client.get(f"/api/v1/video/{task_id}/download").status_code == 200
 
 
-def _rendering(cluster: Cluster, token: str, task_id: str, timeout_s: float = 240) -> None:
-    deadline = time.monotonic() + timeout_s
-    with cluster.client(token) as client:
-        while time.monotonic() < deadline:
-            status = client.get(f"/api/v1/video/task-status/{task_id}").json()
-            if status.get("stage") == "render" and float(status.get("progress") or 0) > 71:
-                return
-            time.sleep(0.2)
-    raise AssertionError(f"{task_id} never started rendering")
-
-
 @pytest.mark.timeout(600)
 def test_partitioned_worker_host_its_reel_finishes_on_the_other_once(cluster):
     cluster.stop("worker-c")  # the reel must start on B
@@ -161,7 +151,7 @@ def test_partitioned_worker_host_its_reel_finishes_on_the_other_once(cluster):
     script = "This reel is rendering on host B when its network cable is pulled out. " * 3
     task_id = trigger(cluster, user, new_project(cluster, user, script), quality="medium")
     try:
-        _rendering(cluster, user.token, task_id)
+        render_started(cluster, user.token, task_id)
         assert task_id in runs_on(cluster, "b")
         cluster.net.cut("b")
         cut_at = time.monotonic()
@@ -241,7 +231,7 @@ def test_redis_restart_with_reels_running_on_both_hosts_viewers_catch_up(cluster
     try:
         with HostWatch(cluster) as watch:
             for task_id in ids:
-                _rendering(cluster, user.token, task_id)
+                render_started(cluster, user.token, task_id)
             assert watch.seen["b"] and watch.seen["c"], watch.seen  # both hosts busy
             cluster.redis.stop()
             time.sleep(3)

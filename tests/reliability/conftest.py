@@ -139,3 +139,14 @@ def contiguous(seqs: list[int]) -> bool:
 def outputs_of(root: Path, task_id: str) -> list[str]:
     folder = root / "data" / "outputs" / task_id
     return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def render_started(stack: Stack, token: str, task_id: str, *, timeout_s: float = 240) -> None:
+    deadline = time.monotonic() + timeout_s
+    with stack.client(token) as client:
+        while time.monotonic() < deadline:
+            status = client.get(f"/api/v1/video/task-status/{task_id}").json()
+            if status.get("stage") == "render" and float(status.get("progress") or 0) > 71:
+                return
+            time.sleep(0.2)
+    raise AssertionError(f"{task_id} never started rendering")

@@ -26,9 +26,9 @@ from tests.reliability.conftest import (
     new_project,
     new_user,
     outputs_of,
+    render_started,
     trigger,
 )
-from tests.reliability.stack import Stack
 
 pytestmark = pytest.mark.slow
 API = "/api/v1"
@@ -221,23 +221,12 @@ def test_twenty_reels_fifty_viewers_every_event_in_order(stack):
 # -- failures --------------------------------------------------------------------------
 
 
-def _render_started(stack: Stack, token: str, task_id: str, *, timeout_s: float = 180) -> None:
-    deadline = time.monotonic() + timeout_s
-    with stack.client(token) as client:
-        while time.monotonic() < deadline:
-            status = client.get(f"{API}/video/task-status/{task_id}").json()
-            if status.get("stage") == "render" and float(status.get("progress") or 0) > 71:
-                return
-            time.sleep(0.2)
-    raise AssertionError(f"{task_id} never started rendering")
-
-
 @pytest.mark.timeout(600)
 def test_worker_killed_mid_render_is_resubmitted_and_completes(stack):
     user = new_user(stack, "victim")
     script = "A longer reel, so the worker can be killed while it renders. " * 3
     task_id = trigger(stack, user, new_project(stack, user, script), quality="medium")
-    _render_started(stack, user.token, task_id)
+    render_started(stack, user.token, task_id)
     assert stack.kill_tree("worker-0") >= 3  # worker, flow run, ffmpeg: the host is gone
     stack.start_worker("worker-1")
     # Nothing reports the death: three missed heartbeats (90 s) crash the run, the API's relay
@@ -263,7 +252,7 @@ def test_redis_restart_mid_run_viewers_catch_up(stack):
     script = "Redis goes away for a few seconds while this reel renders, then comes back."
     task_id = trigger(stack, user, new_project(stack, user, script), quality="medium")
     try:
-        _render_started(stack, user.token, task_id)
+        render_started(stack, user.token, task_id)
         stack.redis.stop()
         time.sleep(3)
         stack.redis.start()
