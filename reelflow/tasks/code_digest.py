@@ -31,7 +31,9 @@ def code_digest(fn: Callable, *, source_root: Path | None = None) -> str:
     root = (source_root or PACKAGE_ROOT).resolve()
     sources, modules = _own_code(fn)
     h = hashlib.sha256()
-    for text in sources:
+    # Sorted: the walk visits helpers in set order, which changes with each process's hash
+    # seed; unsorted, two workers (or two runs) gave the same code two keys.
+    for text in sorted(sources):
         h.update(text.encode())
     for name in sorted(reachable_modules(modules, root=root)):
         h.update(name.encode())

@@ -141,9 +141,8 @@ def test_corrected_timings_rerender_only_captions_and_render(client, alice, work
     states = task_states(second)
     rerun = {name for name, state in states.items() if state == "Completed"}
     assert {"build-captions", "render-reel"} <= rerun
-    # Not asserted here: that prepare-voice and plan-mix come back Cached. Inside the full suite
-    # (not alone) the re-render re-ran prepare-voice: an open bug, in the closing note of
-    # 2026-12-06; tests/tasks/test_code_digest.py still covers the cache keys themselves.
+    # the voice and the music's plan come back from the cache: only captions changed
+    assert states["prepare-voice"] == "Cached" and states["plan-mix"] == "Cached", states
 
     report = client.get(f"{API}/analytics", headers=alice.headers)
     assert report.status_code == 200, report.text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -113,3 +114,30 @@ def test_imports_are_found_in_every_form(tree):
         "reelflow.engine.captions.fonts",
         "reelflow.engine.captions.layout",
     } <= found
+
+
+def test_every_process_gives_a_step_the_same_key():
+    """Workers run each flow in a new process, each with its own hash seed: the digest must not
+    follow set order (it did, and a re-render re-ran prepare-voice for no reason)."""
+    import subprocess
+    import sys
+
+    program = (
+        "from reelflow.tasks import music, picture, voice\n"
+        "from reelflow.tasks.step import Step\n"
+        "for module in (music, picture, voice):\n"
+        "    for s in vars(module).values():\n"
+        "        if isinstance(s, Step):\n"
+        "            print(s.name, s.code)\n"
+    )
+    digests = {
+        subprocess.run(
+            [sys.executable, "-c", program],
+            env={**os.environ, "PYTHONHASHSEED": str(seed)},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for seed in (1, 2, 3, 4)
+    }
+    assert len(digests) == 1, digests
