@@ -122,6 +122,8 @@ class Stack:
             REELFLOW_REDIS_URL=self.redis.url,
             REELFLOW_ENABLE_GPU_ACCELERATION="false",
             REELFLOW_WS_QUERY_TOKEN="true",  # its sockets authenticate with ?token=
+            # the load test watches each user's reels from 10 sockets (the default allows 5)
+            REELFLOW_WS_MAX_PER_USER="20",
             REELFLOW_API_RATE_LIMIT_REELS="0",
             # small caps, so "too big" can be tested without moving gigabytes
             REELFLOW_MAX_UPLOAD_MB="4",

@@ -61,6 +61,18 @@ def sec_settings(tmp_path_factory: pytest.TempPathFactory, sec_prefix: str) -> S
     )
 
 
+def app_without_prefect(settings: Settings, config: ApiConfig):
+    """The app with no Prefect API, even when another suite's Prefect test server is active.
+
+    `create_app` falls back to the ambient ``PREFECT_API_URL``; the session's test harness sets
+    it, so without this the suite would reach that server (and start runs on it).
+    """
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    with temporary_settings(restore_defaults={PREFECT_API_URL}):
+        return create_app(settings, config=config)
+
+
 @pytest.fixture(scope="package")
 def sec_config(sec_settings: Settings) -> ApiConfig:
     # No Prefect server: these tests never start a run; a trigger answers 503 after validation.
@@ -69,7 +81,7 @@ def sec_config(sec_settings: Settings) -> ApiConfig:
 
 @pytest.fixture(scope="package")
 def sec_client(sec_settings: Settings, sec_config: ApiConfig) -> Iterator[TestClient]:
-    with TestClient(create_app(sec_settings, config=sec_config)) as client:
+    with TestClient(app_without_prefect(sec_settings, sec_config)) as client:
         yield client
 
 
@@ -77,7 +89,7 @@ def sec_client(sec_settings: Settings, sec_config: ApiConfig) -> Iterator[TestCl
 def sec_server(sec_settings: Settings, sec_config: ApiConfig) -> Iterator[str]:
     """The app under uvicorn on a loopback port (a thread of this process); its base URL."""
     port = free_port()
-    app = create_app(sec_settings, config=sec_config)
+    app = app_without_prefect(sec_settings, sec_config)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="api-under-attack", daemon=True)

@@ -8,7 +8,7 @@ from starlette.requests import Request
 from reelflow.api.app import create_app
 from reelflow.api.errors import unavailable
 from reelflow.api.routes.videos import _links
-from tests.security.conftest import API
+from tests.security.conftest import API, app_without_prefect
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])
@@ -63,7 +63,7 @@ def test_an_idempotency_key_reused_for_another_request_is_422(sec_settings, sec_
     )
     headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": "k-1"}
     url = f"{API}/video/generate-advanced/{project.id}"
-    with TestClient(create_app(sec_settings, config=config)) as client:
+    with TestClient(app_without_prefect(sec_settings, config)) as client:
         first = client.post(url, headers=headers, json={"quality": "low"})
         assert first.status_code == 503  # got as far as Prefect, which is not there
         again = client.post(url, headers=headers, json={"quality": "low"})
