@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
+from uuid import UUID
 
 import redis.asyncio as aioredis
 from prefect.client.orchestration import PrefectClient
@@ -46,6 +47,7 @@ class Services:
     background: list[asyncio.Task] = field(default_factory=list)
     lifecycle: LifecycleWriter | None = None
     _queue_board: QueueBoard | None = None
+    deployment_ids: dict[str, UUID] = field(default_factory=dict)  # name -> id, see triggers
 
     @property
     def queue_board(self) -> QueueBoard | None:

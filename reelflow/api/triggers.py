@@ -1,22 +1,24 @@
 """Starting flow runs: queue choice, idempotency keys, schedules, and Prefect's errors.
 
-A run is created with ``arun_deployment(..., timeout=0)``: the request returns as soon as the run
-exists; a worker picks it up from the premium or standard queue of the deployment's pool.
+A run is created from the deployment (its id remembered per API process): the request returns as
+soon as the run exists; a worker picks it up from its fair-share queue of the deployment's pool.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import httpx
 from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.deployments import arun_deployment
 from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
+from prefect.states import Scheduled
 from redis.exceptions import RedisError
 
 from reelflow.api.errors import ApiError, unavailable
@@ -97,36 +99,47 @@ async def start_run(
     client_key: bool,
     queue: str,
     scheduled_time: datetime | None,
+    deployment_ids: dict[str, UUID] | None = None,
 ) -> FlowRun:
     """Create the flow run (or get the one this key already created).
 
     A derived key whose run failed, crashed or was cancelled is chained to that run's id, so
     asking again starts a fresh run while a double submit still converges on one run.
     A client's own key always returns its run, whatever became of it.
+    `deployment_ids` remembers each deployment's id (one API process's), so a trigger is one
+    request to Prefect, not two.
     """
-    flow_run = await _create(client, deployment, parameters, key, queue, scheduled_time)
+    ids = {} if deployment_ids is None else deployment_ids
+    create = functools.partial(_create, client, deployment, ids, parameters, queue, scheduled_time)
+    flow_run = await create(key)
     for _ in range(_MAX_RETRIGGERS):
         state = flow_run.state.type if flow_run.state is not None else None
         if client_key or state not in _RETRIGGER:
             break
         key = hashlib.sha256(f"{key}:{flow_run.id}".encode()).hexdigest()[:_KEY_BYTES]
-        flow_run = await _create(client, deployment, parameters, key, queue, scheduled_time)
+        flow_run = await create(key)
     return flow_run
 
 
-async def _create(client, deployment, parameters, key, queue, scheduled_time) -> FlowRun:
+async def _create(client, deployment, ids, parameters, queue, scheduled_time, key) -> FlowRun:
     try:
-        return await arun_deployment(
-            deployment,
-            client=client,
-            parameters=parameters,
-            timeout=0,
-            idempotency_key=key,
-            scheduled_time=scheduled_time,
-            work_queue_name=queue,
-            tags=list(TAGS),
-            as_subflow=False,
-        )
+        # A remembered id may be stale (the deployment was deployed again): look it up again.
+        for fresh in (deployment not in ids, True):
+            if fresh:
+                ids.pop(deployment, None)
+            try:
+                deployment_id = await _deployment_id(client, deployment, ids)
+                return await _create_from(
+                    client, deployment_id, parameters, queue, scheduled_time, key
+                )
+            except PrefectHTTPStatusError as exc:
+                # creating from a deleted deployment's id answers 404, not ObjectNotFound
+                if fresh or exc.response.status_code != 404:
+                    raise
+            except ObjectNotFound:
+                if fresh:
+                    raise
+        raise AssertionError("unreachable: the second pass looks the deployment up again")
     except ObjectNotFound:
         message = (
             f"deployment {deployment!r} not found; run `reelflow up` or `prefect deploy --all`"
@@ -139,6 +152,23 @@ async def _create(client, deployment, parameters, key, queue, scheduled_time) ->
         raise unavailable("Prefect", f"HTTP {status} creating the run") from None
     except (httpx.HTTPError, OSError) as exc:
         raise unavailable("Prefect", str(exc) or type(exc).__name__) from None
+
+
+async def _deployment_id(client: PrefectClient, deployment: str, ids: dict[str, UUID]) -> UUID:
+    if deployment not in ids:
+        ids[deployment] = (await client.read_deployment_by_name(deployment)).id
+    return ids[deployment]
+
+
+async def _create_from(client, deployment_id, parameters, queue, scheduled_time, key) -> FlowRun:
+    return await client.create_flow_run_from_deployment(
+        deployment_id,
+        parameters=parameters,
+        state=Scheduled(scheduled_time=scheduled_time),
+        tags=list(TAGS),
+        idempotency_key=key,
+        work_queue_name=queue,
+    )
 
 
 def status_of(flow_run: FlowRun) -> str:

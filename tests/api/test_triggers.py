@@ -207,3 +207,39 @@ def test_other_users_runs_look_missing(client, alice, bob):
         message = socket.receive()
         assert message["type"] == "websocket.close" and message["code"] == 4404
     client.post(f"{API}/video/task/{task_id}/cancel", headers=alice.headers)
+
+
+def test_a_remembered_deployment_id_survives_a_redeploy(deployed):
+    """Triggers remember each deployment's id (one request to Prefect per trigger); when the
+    deployment is deleted and deployed again under a new id, the next trigger looks it up."""
+    from reelflow.api.triggers import start_run
+
+    later = datetime.now(UTC) + timedelta(days=1)  # nothing picks these runs up
+
+    async def scenario() -> None:
+        async with PrefectClient(api=deployed) as prefect:
+            flow_id = await prefect.create_flow_from_name(f"probe-{uuid.uuid4().hex[:8]}")
+            flow = await prefect.read_flow(flow_id)
+            first_id = await prefect.create_deployment(
+                flow_id=flow_id, name="probe", work_pool_name="cpu", work_queue_name="standard"
+            )
+            name = f"{flow.name}/probe"
+            ids: dict = {}
+
+            async def trigger(key: str):
+                return await start_run(prefect, name, parameters={}, key=key, client_key=True,
+                                       queue="standard", scheduled_time=later,
+                                       deployment_ids=ids)  # fmt: skip
+
+            one = await trigger("k1")
+            assert one.deployment_id == first_id and ids == {name: first_id}
+            await prefect.delete_deployment(first_id)
+            second_id = await prefect.create_deployment(
+                flow_id=flow_id, name="probe", work_pool_name="cpu", work_queue_name="standard"
+            )
+            assert second_id != first_id
+            two = await trigger("k2")
+            assert two.deployment_id == second_id and ids == {name: second_id}
+            await prefect.delete_deployment(second_id)  # and its scheduled runs
+
+    asyncio.run(scenario())

@@ -233,6 +233,7 @@ async def _start_admitted(
             client_key=client_key,
             queue=admission.work_queue,
             scheduled_time=scheduled_time,
+            deployment_ids=services.deployment_ids,
         )
     except BaseException:
         await release(services.redis, services.settings, admission)
