@@ -83,6 +83,15 @@ class Settings(BaseSettings):
         validation_alias=_env("WORKER_STOP_GRACE_S"),
         description="How long a stopping worker lets its reels finish before handing them back.",
     )
+    worker_niceness: int = Field(
+        default=10,
+        ge=0,
+        le=19,
+        validation_alias=_env("WORKER_NICENESS"),
+        description="How much a worker and its renders yield the CPU (Unix nice): on a host "
+        "that also serves the API or the Prefect server, triggers and status stay fast while "
+        "renders run. 0 on dedicated render hosts loses nothing.",
+    )
     websocket_ping_interval: float = Field(
         default=20.0,
         gt=0,

@@ -19,6 +19,7 @@ So a stop takes at most about `grace_s` plus a second, and no reel is lost or le
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -154,6 +155,7 @@ class WorkerProcess:
     limit: int
     env: dict[str, str]
     log_file: Path | None = None
+    niceness: int = 0
     proc: subprocess.Popen | None = None
 
     def start(self) -> None:
@@ -166,7 +168,7 @@ class WorkerProcess:
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                preexec_fn=_default_signals,
+                preexec_fn=functools.partial(_child_setup, self.niceness),
             )
         finally:
             if self.log_file:
@@ -196,11 +198,15 @@ class WorkerProcess:
         return [r.flow_run_id for r in runs]
 
 
-def _default_signals() -> None:
+def _child_setup(niceness: int) -> None:
     # A shell starts background jobs with SIGINT ignored, and children inherit that; the
     # worker must still be stoppable the usual way.
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    # Flow runs and their ffmpeg inherit this: renders take the CPU the API and the Prefect
+    # server leave, so a burst of triggers is not queued behind two encodes.
+    if niceness:
+        os.nice(niceness)
 
 
 def serve_worker(
@@ -219,7 +225,7 @@ def serve_worker(
         env["PREFECT_API_URL"] = settings.prefect_api_url
     if not env.get("PREFECT_API_URL"):
         raise ValueError("PREFECT_API_URL: set it to the Prefect server's API")
-    worker = WorkerProcess(pool, limit, env)
+    worker = WorkerProcess(pool, limit, env, niceness=settings.worker_niceness)
     stop_requested = False
 
     def request_stop(signum, frame) -> None:

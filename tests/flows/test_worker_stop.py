@@ -90,6 +90,9 @@ def test_a_stopped_worker_hands_back_its_reel(prefect_server, tmp_path, rclient,
             assert first.poll() is None, (tmp_path / "worker-1.log").read_text()[-2000:]
             time.sleep(0.2)
         assert stage == "render"
+        # the run and its ffmpeg yield the CPU to the API and the server (worker_niceness 10)
+        rendering = _processes_of(task_id)
+        assert rendering and all(_niceness(pid) == 10 for pid in rendering), rendering
         stopping = time.monotonic()
         first.send_signal(signal.SIGTERM)
         assert first.wait(timeout=20) == 0
@@ -121,6 +124,20 @@ def test_a_stopped_worker_hands_back_its_reel(prefect_server, tmp_path, rclient,
         for worker in (first, second):
             if worker is not None and worker.poll() is None:
                 stop_group(worker)
+
+
+def _processes_of(task_id: str) -> list[int]:
+    """Pids of the processes whose environment names the flow run (the run and its ffmpeg)."""
+    return [
+        int(p.name)
+        for p in Path("/proc").iterdir()
+        if p.name.isdigit() and _safe_read(p / "environ")
+        and task_id.encode() in (p / "environ").read_bytes()
+    ]  # fmt: skip
+
+
+def _niceness(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
 
 
 def _safe_read(path: Path) -> bool:
