@@ -128,6 +128,15 @@ class MusicSpec(_Model):
     duck_db: float = Field(default=11.0, ge=0.0, le=30.0)
 
 
+def check_emphasis(value: Any) -> Any:
+    """`value` if it is an emphasis mode or not a string (a list of words is checked by its
+    type); a `ValueError` listing the modes otherwise."""
+    if isinstance(value, str) and value not in EMPHASIS_MODES:
+        modes = ", ".join(EMPHASIS_MODES)
+        raise ValueError(f"{value!r} is not one of {modes} (or a list of words)")
+    return value
+
+
 class CaptionSpec(_Model):
     """How the words appear on screen: a named look (`style`) whose choices any field given
     beside it overrides."""
@@ -148,10 +157,7 @@ class CaptionSpec(_Model):
     @field_validator("emphasis", mode="before")
     @classmethod
     def _emphasis(cls, value: Any) -> Any:
-        if isinstance(value, str) and value not in EMPHASIS_MODES:
-            modes = ", ".join(EMPHASIS_MODES)
-            raise ValueError(f"{value!r} is not one of {modes} (or a list of words)")
-        return value
+        return check_emphasis(value)
 
     @model_validator(mode="before")
     @classmethod

@@ -29,6 +29,7 @@ from reelflow.models import (
     MusicSpec,
     ReelSpec,
     TitleSpec,
+    check_emphasis,
     check_platform_aspects,
     describe_validation_error,
 )
@@ -54,6 +55,8 @@ Quality = _annotation(ReelSpec, "quality")
 Aspect = _annotation(ReelSpec, "aspect")
 Platform = _annotation(ReelSpec, "platform")
 BackgroundTransition = _annotation(BackgroundSpec, "transition")
+CaptionLook = _annotation(CaptionSpec, "style")
+Emphasis = _annotation(CaptionSpec, "emphasis")
 
 
 class _Input(BaseModel):
@@ -162,6 +165,26 @@ class RenderSettings(_Input):
     quality: Quality | None = None
     platform: Platform | None = None
     trim_pauses_over_s: float | None = _like(ReelSpec, "trim_pauses_over_s")
+    # Issue 13's choices; each is the spec field's own type (`caption_style` is
+    # `captions.style`, `emphasis` is `captions.emphasis`, `background_transition` is
+    # `background.transition`).
+    caption_style: CaptionLook | None = Field(
+        default=None, description="A named caption look; the project's caption tuning is dropped"
+    )
+    emphasis: Emphasis | None = Field(
+        default=None, description="auto, none, or the words to emphasise"
+    )
+    aspect: Aspect | None = None
+    aspects: list[Aspect] | None = _like(ReelSpec, "aspects")
+    title: TitleSpec | None = _like(ReelSpec, "title")
+    progress_bar: bool | None = None
+    voice: str | None = _like(ReelSpec, "voice")
+    background_transition: BackgroundTransition | None = None
+
+    @field_validator("emphasis", mode="before")
+    @classmethod
+    def _emphasis(cls, value: Any) -> Any:
+        return check_emphasis(value)
 
     @field_validator("wave_settings")
     @classmethod

@@ -3,7 +3,8 @@
 Files are given as absolute paths inside the uploads folder. A render setting replaces the
 project's choice wholesale: picking another caption animation drops the settings tuned for the
 old one, picking another effects preset drops the old preset's overrides, picking a music preset
-drops the project's own track (``custom`` keeps it).
+drops the project's own track (``custom`` keeps it), picking another caption look drops the
+project's caption tuning (its font stays).
 """
 
 from __future__ import annotations
@@ -12,8 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from reelflow.engine.errors import InputError
-from reelflow.models import ReelSpec, parse_spec
+from reelflow.engine.speech.voices import check_installed
+from reelflow.models import CaptionSpec, ReelSpec, parse_spec
 from reelflow.store.inputs import ProjectStyle, RenderSettings
 from reelflow.store.schema import Project, Upload
 
@@ -48,7 +52,10 @@ def build_spec(
         "transcript": project.transcript,
         "background": None
         if talk
-        else {**_background(project, path), **style.background.model_dump()},
+        else {
+            **_background(project, path),
+            "transition": render.background_transition or style.background.transition,
+        },
         "music": _music(project, style, render, path),
         "captions": _captions(style, render),
         "effects": (
@@ -57,23 +64,42 @@ def build_spec(
             else style.effects.model_dump(exclude_none=True)
         ),
         "quality": render.quality or style.quality,
-        # several aspects replace the one (giving both is refused unless they agree)
-        "aspect": style.aspect if style.aspects is None else None,
-        "aspects": style.aspects,
+        **_aspects(style, render),
         "platform": render.platform or style.platform,
-        "title": style.title.model_dump() if style.title is not None else None,
-        "progress_bar": style.progress_bar,
-        "voice": style.voice,
+        "title": _dump(render.title or style.title),
+        "progress_bar": style.progress_bar if render.progress_bar is None else render.progress_bar,
+        "voice": render.voice or style.voice,
         "language": style.language,
         "speaking_rate_wpm": style.speaking_rate_wpm,
-        "word_timings": _timings(project),
+        # the project's timings were spoken by its own voice; another one times its words anew
+        "word_timings": None if _new_voice(project, style, render) else _timings(project),
         "trim_pauses_over_s": (
             render.trim_pauses_over_s
             if render.trim_pauses_over_s is not None
             else (style.trim_pauses_over_s if project.voice is not None else None)
         ),
     }
-    return parse_spec({k: v for k, v in data.items() if v is not None})
+    spec = parse_spec({k: v for k, v in data.items() if v is not None})
+    if render.voice is not None and project.voice is None:
+        check_installed(render.voice)  # refused now, not when the run starts speaking
+    return spec
+
+
+def _aspects(style: ProjectStyle, render: RenderSettings) -> dict[str, Any]:
+    """The render's aspect or aspects replace the project's (giving both is refused by the
+    spec unless they agree); a stored style holds the default aspect beside its aspects."""
+    if render.aspect is None and render.aspects is None:
+        return {"aspects": style.aspects} if style.aspects is not None else {"aspect": style.aspect}
+    return {"aspect": render.aspect, "aspects": render.aspects}
+
+
+def _new_voice(project: Project, style: ProjectStyle, render: RenderSettings) -> bool:
+    """Whether this render speaks the project's script in another voice than its own."""
+    return project.voice is None and render.voice is not None and render.voice != style.voice
+
+
+def _dump(part: BaseModel | None) -> dict[str, Any] | None:
+    return part.model_dump() if part is not None else None
 
 
 def _timings(project: Project) -> dict[str, Any] | None:
@@ -115,10 +141,17 @@ def _music(project: Project, style: ProjectStyle, render: RenderSettings, path) 
 
 
 def _captions(style: ProjectStyle, render: RenderSettings) -> dict[str, Any]:
-    captions = style.captions.model_dump()
-    animation = render.subtitle_animation or style.captions.animation
-    if animation != style.captions.animation:
+    base = style.captions
+    if render.caption_style is not None and render.caption_style != base.style:
+        # another look wholesale: the project's tuning was made for its own look (the font,
+        # which no look decides, stays)
+        base = CaptionSpec(style=render.caption_style, font=base.font)
+    captions = base.model_dump()
+    animation = render.subtitle_animation or base.animation
+    if animation != base.animation:
         captions.update(animation=animation, settings={})
     if render.wave_settings and animation == "wave":
         captions["settings"] = {**captions["settings"], **render.wave_settings}
+    if render.emphasis is not None:
+        captions["emphasis"] = render.emphasis
     return captions

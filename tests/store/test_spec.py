@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from reelflow.engine.errors import InputError
+from reelflow.engine.timing import WordTiming, WordTimings
 from reelflow.models import ReelSpec
 from reelflow.store import RenderSettings, Store
+from reelflow.store import timings as timing_json
 from reelflow.tasks.voice import check_inputs
 
 
@@ -99,3 +101,68 @@ def test_bad_render_settings_name_the_field(store: Store, alice, overrides, fiel
     with pytest.raises(InputError) as err:
         store.project_spec(project, overrides)
     assert err.value.field == field
+
+
+def test_issue13_render_settings_reach_the_spec(store: Store, alice) -> None:
+    project = store.create_project(alice.id, {
+        "title": "t", "script": "Hello there, 42 friends",
+        "style": {"captions": {"style": "clean", "size": 80, "colours": {"primary": "red"}},
+                  "background": {"transition": "cut"}, "aspect": "4:5"},
+    })  # fmt: skip
+    default = store.project_spec(project)
+    assert (default.captions.style, default.captions.size, default.aspect) == ("clean", 80, "4:5")
+    assert (default.title, default.progress_bar, default.voice) == (None, False, None)
+
+    spec = store.project_spec(project, {
+        "caption_style": "boxed", "emphasis": ["friends"], "aspects": ["9:16", "1:1"],
+        "title": {"text": "  Watch   this ", "duration_s": 1.5}, "progress_bar": True,
+        "voice": "espeak:en-gb", "background_transition": "zoom",
+    })  # fmt: skip
+    # another look wholesale: its own size, box and emphasis; the project's tuning is dropped
+    assert (spec.captions.style, spec.captions.size, spec.captions.colours) == ("boxed", 92, {})
+    assert spec.captions.to_style().box and spec.captions.emphasis == ["friends"]
+    assert spec.output_aspects == ("9:16", "1:1")
+    assert (spec.title.text, spec.title.duration_s) == ("Watch this", 1.5)
+    assert spec.progress_bar and spec.progress_bar_colour == "#FFFFFF"  # boxed's highlight
+    assert spec.voice == "espeak:en-gb" and spec.background.transition == "zoom"
+
+    one = store.project_spec(project, {"aspect": "16:9", "emphasis": "auto"})
+    assert one.output_aspects == ("16:9",) and one.captions.emphasis == "auto"
+    assert one.captions.size == 80  # no look given: the project's tuning stays
+    same = store.project_spec(project, {"caption_style": "clean", "progress_bar": False})
+    assert same.captions.size == 80 and not same.progress_bar  # the project's own look
+
+
+def test_another_voice_drops_the_projects_timings(store: Store, alice) -> None:
+    project = store.create_project(alice.id, {"title": "t", "script": "Hello there"})
+    words = WordTimings(
+        (WordTiming("Hello", 0.1, 0.5), WordTiming("there", 0.6, 1.0)), "synthesized"
+    )
+    project.word_timings = timing_json.to_json(words, duration_s=1.2)
+    assert store.project_spec(project).word_timings.method == "synthesized"  # its own voice
+    spec = store.project_spec(project, {"voice": "espeak:en-gb"})
+    assert spec.word_timings is None and spec.voice == "espeak:en-gb"
+
+
+@pytest.mark.parametrize(("overrides", "field"), [
+    ({"caption_style": "neon"}, "caption_style"),
+    ({"emphasis": "loud"}, "emphasis"),
+    ({"aspect": "3:2"}, "aspect"),
+    ({"aspects": ["9:16", "9:16"]}, "aspects"),
+    ({"aspects": []}, "aspects"),
+    ({"platform": "tiktok", "aspect": "16:9"}, "aspect"),
+    ({"platform": "youtube_shorts", "aspects": ["9:16", "1:1"]}, "aspects"),
+    ({"aspect": "1:1", "aspects": ["9:16"]}, "aspect"),
+    ({"title": {"text": "  "}}, "title.text"),
+    ({"title": {"text": "hi", "duration_s": 60}}, "title.duration_s"),
+    ({"progress_bar": "sometimes"}, "progress_bar"),
+    ({"voice": "Robot Voice"}, "voice"),
+    ({"voice": "piper:nobody"}, "voice"),
+    ({"voice": "espeak:xx-nowhere"}, "voice"),
+    ({"background_transition": "swirl"}, "background_transition"),
+])  # fmt: skip
+def test_bad_issue13_settings_name_the_field(store: Store, alice, overrides, field) -> None:
+    project = store.create_project(alice.id, {"title": "t", "script": "Hello there"})
+    with pytest.raises(InputError) as err:
+        store.project_spec(project, overrides)
+    assert err.value.field == field, err.value

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from reelflow.engine.errors import InputError
 from reelflow.engine.speech import espeak, piper
 
 ENGINES = ("piper", "espeak")
@@ -59,3 +60,19 @@ def installed() -> list[InstalledVoice]:
         InstalledVoice(f"espeak:{n}", n, "formant (espeak-ng)") for n in espeak.voice_names()
     ]
     return voices
+
+
+def check_installed(voice: str) -> VoiceChoice:
+    """The synthesiser and voice `voice` names, if it is installed here; else `InputError`
+    (field ``voice``) naming what is."""
+    choice = resolve(voice)
+    if choice.engine == "espeak":
+        espeak.resolve_voice(choice.name)  # raises naming the field
+        return choice
+    neural = piper.installed_voices() if piper.piper_available() else {}
+    if choice.name not in neural:
+        known = ", ".join(f"piper:{name}" for name in neural) or "none"
+        raise InputError(
+            f"no Piper voice {choice.name!r} is installed (installed: {known})", field="voice"
+        )
+    return choice
