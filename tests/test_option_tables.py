@@ -35,6 +35,7 @@ from reelflow.engine.render.background import Background
 from reelflow.engine.render.effects import ease
 from reelflow.engine.render.encoding import choose_encoder
 from reelflow.engine.render.graph import RenderJob
+from reelflow.engine.speech.voices import installed as installed_voices
 from reelflow.engine.text import tokenize
 from reelflow.engine.timing import WordTimings
 from reelflow.models import field_of, parse_spec
@@ -66,6 +67,10 @@ RENDER_FIELDS = {
     "music.preset": "music_preset",
     "quality": "quality",
     "platform": "platform",
+    "captions.style": "caption_style",
+    "captions.emphasis": "emphasis",
+    "aspect": "aspect",
+    "background.transition": "background_transition",
 }
 STYLE_FIELDS = {"captions.animation", "captions.position", "effects.preset", "effects.easing"}
 STYLE_FIELDS |= {"quality", "platform", "aspect", "captions.style", "captions.emphasis"}
@@ -232,7 +237,9 @@ def page_offers(api: TestClient) -> dict[str, list[str]]:
     script = api.get("/static/app.js").text
     assert '"/video/options"' in script and "dataset.options" in script
     listing = api.get("/api/v1/video/options").json()
-    selects = dict(re.findall(r'<select id="(\w+)" data-options="([\w.]+)"', html))
+    every_select = dict(re.findall(r'<select id="(\w+)" data-options="([\w.]+)"', html))
+    assert every_select.pop("voice") == "voice"  # the installed voices (not a preset table)
+    selects = every_select
     assert set(selects) == set(RENDER_FIELDS.values())  # the page offers what a render takes
     for select_id, path in selects.items():
         assert RENDER_FIELDS[path] == select_id  # and sends each under the body's field name
@@ -251,10 +258,14 @@ def test_the_page_offers_every_name(path, name, page_offers):
 
 def test_the_listing_has_every_option(api):
     listing = api.get("/api/v1/video/options").json()
+    voices = listing.pop("voice")
     assert {path: [c["name"] for c in o["choices"]] for path, o in listing.items()} == {
         path: list(table) for path, table in OPTION_TABLES.items()
     }
     assert all(c["description"] for o in listing.values() for c in o["choices"])
+    # the voices are what `reelflow voices` lists, each one a render accepts
+    assert [c["name"] for c in voices["choices"]] == [v.name for v in installed_voices()]
+    assert voices["default"] is None and "espeak:en-us" in [c["name"] for c in voices["choices"]]
 
 
 def test_derived_types_equal_their_tables():
@@ -271,6 +282,9 @@ def test_derived_types_equal_their_tables():
         (RenderSettings, "effects_preset", presets.EFFECTS_PRESETS),
         (RenderSettings, "quality", presets.QUALITY_PRESETS),
         (RenderSettings, "platform", presets.PLATFORM_PRESETS),
+        (RenderSettings, "caption_style", presets.CAPTION_LOOKS),
+        (RenderSettings, "aspect", presets.ASPECT_PRESETS),
+        (RenderSettings, "background_transition", presets.BACKGROUND_TRANSITIONS),
     ]
     for model, name, table in models:
         assert literal_args(model.model_fields[name].annotation) == tuple(table), name
@@ -481,3 +495,45 @@ def test_video_reaches_the_spec_the_cli_and_the_api(talk_file, voice_file, api, 
     assert refused.status_code == 422 and refused.json()["field"] == "video"
     both = create(video=talk_file, voiceover=voice_file)
     assert both.status_code == 422 and both.json()["field"] == "video"
+
+
+# Render body options that are values rather than table names (issue 13): a good value builds the
+# spec, a bad one is a 422 naming the field. (body, field named in the refusal)
+BODY_VALUES = [
+    ({"title": {"text": "Watch this", "duration_s": 2}}, None),
+    ({"title": {"text": "  "}}, "title.text"),
+    ({"progress_bar": True}, None),
+    ({"progress_bar": "often"}, "progress_bar"),
+    ({"voice": "espeak:en-gb"}, None),
+    ({"voice": "piper:nobody"}, "voice"),
+    ({"emphasis": ["two"]}, None),
+    ({"emphasis": "loud"}, "emphasis"),
+    ({"caption_style": "neon"}, "caption_style"),
+    ({"aspects": ["9:16", "1:1"]}, None),
+    ({"aspects": ["9:16", "9:16"]}, "aspects"),
+    ({"platform": "tiktok", "aspect": "16:9"}, "aspect"),
+    ({"platform": "youtube_shorts", "aspects": ["9:16", "4:5"]}, "aspects"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), BODY_VALUES)
+def test_render_body_values_reach_the_api(body, field, api, carol, project_id):
+    url = f"/api/v1/video/generate-advanced/{project_id}"
+    response = api.post(url, headers=carol.headers, json=body)
+    if field is None:
+        assert response.status_code == 503 and "Prefect" in response.json()["detail"]
+    else:
+        assert response.status_code == 422 and response.json()["field"] == field, response.text
+    batch = api.post(
+        "/api/v1/video/batch-generate-advanced",
+        headers=carol.headers,
+        json={"project_ids": [project_id], "settings": body},
+    )  # a batch takes the same settings
+    assert batch.status_code == (503 if field is None else 422), batch.text
+
+
+def test_every_listed_voice_is_accepted():
+    from reelflow.engine.speech.voices import check_installed
+
+    voices = installed_voices()
+    assert voices and all(check_installed(v.name).name for v in voices)

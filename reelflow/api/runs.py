@@ -9,11 +9,13 @@ viewers; Prefect's state fills in only when Redis has nothing (expired or lost).
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterParentFlowRunId
@@ -95,6 +97,28 @@ def output_urls(task_id: str) -> dict[str, str]:
     return {"video": base, "poster": f"{base}?file=poster"}
 
 
+def reported_renditions(status: dict[str, Any] | None) -> dict[str, str]:
+    """Aspect -> video path of each rendition the completed run reported (empty before)."""
+    output = (status or {}).get("output")
+    raw = output.get("renditions") if isinstance(output, dict) else None
+    try:
+        renditions = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    if not isinstance(renditions, dict):
+        return {}
+    return {str(a): str(p) for a, p in renditions.items() if isinstance(p, str)}
+
+
+def rendition_urls(task_id: str, status: dict[str, Any] | None) -> dict[str, str] | None:
+    """Aspect -> download URL of every video a finished reel has (the main one first)."""
+    aspects = list(reported_renditions(status))
+    if not aspects:
+        return None
+    base = f"{API_PREFIX}/video/{task_id}/download"
+    return {a: f"{base}?aspect={quote(a, safe='')}" for a in aspects}
+
+
 async def run_status(services: Services, ref: RunRef) -> TaskStatusOut:
     """The run's status for the task-status endpoint."""
     status = await get_status(services.redis, services.settings, ref.task_id)
@@ -120,6 +144,7 @@ async def run_status(services: Services, ref: RunRef) -> TaskStatusOut:
         updated_at=status.get("updated_at"),
         scheduled_time=scheduled,
         output=output_urls(ref.task_id) if done and ref.kind != "batch" else None,
+        renditions=rendition_urls(ref.task_id, status) if done and ref.kind != "batch" else None,
         children=children,
         queue=queue,
         warnings=_warnings(status),

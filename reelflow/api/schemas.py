@@ -217,6 +217,11 @@ class TaskStatusOut(BaseModel):
     updated_at: datetime | None = None
     scheduled_time: datetime | None = None
     output: dict[str, str] | None = Field(default=None, description="Download URLs when done")
+    renditions: dict[str, str] | None = Field(
+        default=None,
+        description="Aspect -> download URL of each video of a finished reel (the main one "
+        "first); add &file=poster for its poster",
+    )
     children: list[ChildOut] | None = None
     queue: QueueOut | None = Field(default=None, description="While the status is `queued`")
     warnings: list[str] = Field(
@@ -234,6 +239,9 @@ class ReelOut(BaseModel):
     status: str = Field(description="'unknown' once its progress record has expired")
     created_at: datetime
     output: dict[str, str] | None = Field(default=None, description="Download URLs when done")
+    renditions: dict[str, str] | None = Field(
+        default=None, description="Aspect -> download URL of each video, when done"
+    )
 
 
 class CancelOut(BaseModel):

@@ -8,6 +8,7 @@ runner (reelflow/flows/local.py). Both runners cache, retry and report progress 
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
@@ -74,6 +75,16 @@ class ReelOutput(BaseModel):
     )
     # Every aspect's video (the main one too), for a spec asking for several.
     renditions: dict[str, Path] = {}
+
+    def files(self) -> dict[str, str]:
+        """Where the files are, as the `completed` event reports them (strings only):
+        ``renditions`` is JSON of aspect -> video path, each with its poster beside it."""
+        files = {"video": str(self.video), "poster": str(self.poster)}
+        if self.renditions:
+            files["renditions"] = json.dumps({a: str(p) for a, p in self.renditions.items()})
+        if self.warnings:
+            files["warnings"] = "\n".join(self.warnings)
+        return files
 
 
 def reel_dag(

@@ -58,11 +58,8 @@ def on_completion(flow, flow_run, state) -> None:
 
 
 def _output(result) -> dict[str, str] | None:
-    if hasattr(result, "video"):  # one reel
-        output = {"video": str(result.video), "poster": str(result.poster)}
-        if getattr(result, "warnings", None):
-            output["warnings"] = "\n".join(result.warnings)
-        return output
+    if hasattr(result, "files"):  # one reel
+        return result.files()
     if hasattr(result, "children"):  # a batch
         done = [c.task_id or "" for c in result.children if c.status == "completed"]
         return {"completed": str(len(done)), "children": ",".join(done)}

@@ -106,8 +106,7 @@ def run_reel(
         reporter.status("failed", error=str(exc) or type(exc).__name__)
         raise
     else:
-        files = {"video": str(output.video), "poster": str(output.poster)}
-        reporter.status("completed", stage="stored", progress=100.0, output=files)
+        reporter.status("completed", stage="stored", progress=100.0, output=output.files())
         return output
     finally:
         finish_run(task_id)

@@ -22,6 +22,7 @@ import uvicorn
 from reelflow.api.app import create_app
 from reelflow.api.config import ApiConfig
 from reelflow.engine import ffmpeg
+from reelflow.flows.dag import aspect_target
 from reelflow.progress import ProgressEvent, RedisProgressSink
 from reelflow.settings import Settings
 from reelflow.store import Store
@@ -76,17 +77,25 @@ def _user(settings: Settings, name: str) -> ApiUser:
     return ApiUser(id=user.id, token=token)
 
 
-def _finished_reel(settings: Settings, user: ApiUser) -> str:
-    """A reel as a completed run leaves it; returns its task id."""
+def _finished_reel(settings: Settings, user: ApiUser, sizes: dict[str, str] | None = None) -> str:
+    """A reel as a completed run leaves it, with a video (and poster) per aspect in `sizes`
+    (the first is the main one, as the flow publishes them); returns its task id."""
     task_id = str(uuid.uuid4())
     folder = settings.output_dir / task_id
     folder.mkdir(parents=True)
-    video = mediatools.lavfi_video(folder / "reel.mp4", "testsrc2", seconds=1.0, size="180x320")
-    ffmpeg.run(["-loglevel", "error", "-i", str(video), "-frames:v", "1", str(folder / "reel.jpg")])
+    renditions = {}
+    for i, (aspect, size) in enumerate((sizes or {"9:16": "180x320"}).items()):
+        target = folder / "reel.mp4" if i == 0 else aspect_target(folder / "reel.mp4", aspect)
+        mediatools.lavfi_video(target, "testsrc2", seconds=1.0, size=size)
+        ffmpeg.run(["-loglevel", "error", "-i", str(target), "-frames:v", "1",
+                    str(target.with_suffix(".jpg"))])  # fmt: skip
+        renditions[aspect] = str(target)
+    video = folder / "reel.mp4"
     with Store(settings) as store:
         store.record_task(user.id, task_id, parameters={"request": {}})
     sink = RedisProgressSink(settings)
     output = {"video": str(video), "poster": str(folder / "reel.jpg")}
+    output["renditions"] = json.dumps(renditions)
     sink.emit(ProgressEvent(task_id=task_id, user_id=user.id, status="completed",
                             stage="stored", progress=100.0, seq=1, output=output))  # fmt: skip
     sink.close()
@@ -106,6 +115,81 @@ def test_reels_lists_the_callers_reels_with_their_files(psettings, server):
         poster = http.get(reels[0]["output"]["poster"])
         assert poster.status_code == 200 and poster.headers["content-type"] == "image/jpeg"
         assert http.get("/api/v1/video/reels?limit=0").status_code == 422
+
+
+def test_every_rendition_is_listed_and_downloadable(psettings, server, tmp_path):
+    import httpx
+
+    erin, frank = _user(psettings, "erin"), _user(psettings, "frank")
+    sizes = {"9:16": "180x320", "1:1": "240x240", "16:9": "320x180"}
+    task_id = _finished_reel(psettings, erin, sizes)
+    with httpx.Client(base_url=server, headers=erin.headers) as http:
+        status = http.get(f"/api/v1/video/task-status/{task_id}").json()
+        assert list(status["renditions"]) == list(sizes)  # the main one first
+        listed = [r for r in http.get("/api/v1/video/reels").json() if r["task_id"] == task_id]
+        assert listed[0]["renditions"] == status["renditions"]
+        for aspect, url in status["renditions"].items():
+            for file, suffix in (("video", ".mp4"), ("poster", ".jpg")):
+                got = http.get(url if file == "video" else f"{url}&file=poster")
+                assert got.status_code == 200, got.text
+                saved = tmp_path / f"{aspect.replace(':', 'x')}{suffix}"
+                saved.write_bytes(got.content)
+                info = ffmpeg.probe(saved)
+                assert f"{info.video.width}x{info.video.height}" == sizes[aspect], (aspect, file)
+        main = http.get(f"/api/v1/video/{task_id}/download")
+        assert main.content == http.get(status["renditions"]["9:16"]).content
+        missing = http.get(f"/api/v1/video/{task_id}/download", params={"aspect": "4:5"})
+        assert missing.status_code == 404 and missing.json()["field"] == "aspect"
+        bad = http.get(f"/api/v1/video/{task_id}/download", params={"aspect": "2:1"})
+        assert bad.status_code == 422 and bad.json()["field"] == "aspect"
+    # another user's rendition is as unknown as the run itself
+    other = httpx.get(server + status["renditions"]["1:1"], headers=frank.headers)
+    assert other.status_code == 404 and other.json()["field"] == "task_id"
+
+
+def _decode(data: bytes):
+    """The still's pixels (rows, columns, RGB)."""
+    import io
+
+    import av
+
+    with av.open(io.BytesIO(data)) as container:
+        frame = next(container.decode(video=0))
+        return frame.to_ndarray(format="rgb24")
+
+
+def test_caption_preview_draws_the_look(psettings, server):
+    import httpx
+    import numpy as np
+
+    from reelflow.presets import ASPECT_PRESETS, QUALITY_PRESETS
+
+    gina = _user(psettings, "gina")
+    url = "/api/v1/video/caption-preview"
+    assert httpx.get(server + url).status_code == 401
+    with httpx.Client(base_url=server, headers=gina.headers, timeout=60) as http:
+        stills = {}
+        for look, aspect in (("bold", "9:16"), ("boxed", "9:16"), ("karaoke", "16:9")):
+            got = http.get(url, params={"style": look, "aspect": aspect})
+            assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
+            pixels = _decode(got.content)
+            width, height = ASPECT_PRESETS[aspect].size(QUALITY_PRESETS["low"])
+            assert pixels.shape == (height, width, 3)
+            stills[look] = pixels
+        difference = np.abs(stills["bold"].astype(int) - stills["boxed"].astype(int))
+        assert (difference.max(axis=2) > 60).sum() > 500  # the words are drawn differently
+        cached = list((psettings.data_dir / "previews").glob("*.jpg"))
+        again = http.get(url, params={"style": "bold", "aspect": "9:16"})
+        assert again.status_code == 200 and list((psettings.data_dir / "previews").glob("*.jpg"))
+        assert len(list((psettings.data_dir / "previews").glob("*.jpg"))) == len(cached) == 3
+        for params, field in (
+            ({"style": "neon"}, "style"),
+            ({"aspect": "3:2"}, "aspect"),
+            ({"platform": "tiktok", "aspect": "16:9"}, "aspect"),
+            ({"emphasis": "loud"}, "emphasis"),
+        ):
+            refused = http.get(url, params=params)
+            assert refused.status_code == 422 and refused.json()["field"] == field, refused.text
 
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -11,9 +11,18 @@ from fastapi.responses import FileResponse
 
 from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
 from reelflow.api.errors import ApiError
-from reelflow.api.runs import cancel_run, output_urls, require_run, run_status
+from reelflow.api.runs import (
+    cancel_run,
+    output_urls,
+    rendition_urls,
+    reported_renditions,
+    require_run,
+    run_status,
+)
 from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import CancelOut, ReelOut, TaskStatusOut
+from reelflow.flows.dag import aspect_target
+from reelflow.presets import AspectName
 from reelflow.progress.reader import get_status
 
 router = APIRouter(route_class=SafeJsonRoute, tags=["videos"])
@@ -50,6 +59,7 @@ async def list_reels(
                 status=state,
                 created_at=task.created_at,
                 output=output_urls(task.id) if state == "completed" else None,
+                renditions=rendition_urls(task.id, status) if state == "completed" else None,
             )
         )
     return reels
@@ -75,8 +85,12 @@ async def download(
     file: Annotated[Literal["video", "poster"], Query(description="The mp4 or its poster")] = (
         "video"
     ),
+    aspect: Annotated[
+        AspectName | None,
+        Query(description="One rendition of a reel rendered in several aspects (default: main)"),
+    ] = None,
 ) -> FileResponse:
-    """The finished reel (mp4) or its poster frame (jpeg)."""
+    """The finished reel (mp4) or its poster frame (jpeg), of its main or another aspect."""
     ref = await require_run(services, user.id, task_id)
     status = await get_status(services.redis, services.settings, ref.task_id)
     state = status["status"] if status else "unknown"
@@ -88,13 +102,21 @@ async def download(
         )
         raise ApiError(409, what, field="task_id")
     name, media_type = _FILES[file]
-    path = _output_path(
-        services.settings.output_dir, ref.task_id, (status.get("output") or {}).get(file), name
-    )
+    reported = (status.get("output") or {}).get(file)
+    renditions = reported_renditions(status)
+    if aspect is not None and aspect != next(iter(renditions), None):  # not the main video
+        if aspect not in renditions:
+            has = ", ".join(renditions) or "one aspect only"
+            raise ApiError(404, f"this reel has no {aspect} video (it has {has})", field="aspect")
+        video = Path(renditions[aspect])
+        reported = str(video if file == "video" else video.with_suffix(".jpg"))
+        name = aspect_target(Path(name), aspect).name
+    path = _output_path(services.settings.output_dir, ref.task_id, reported, name)
     if path is None:
         raise ApiError(410, "the file is no longer available", field="file")
+    suffix = f"-{aspect.replace(':', 'x')}" if aspect is not None else ""
     return FileResponse(
-        path, media_type=media_type, filename=f"reel-{ref.task_id}{Path(name).suffix}"
+        path, media_type=media_type, filename=f"reel-{ref.task_id}{suffix}{Path(name).suffix}"
     )
 
 

@@ -54,10 +54,38 @@ async function loadPresets() {
   for (const select of document.querySelectorAll(OPTION_SELECTS)) {
     const option = options[select.dataset.options];
     const names = option.choices.map((choice) => choice.name);
-    select.replaceChildren(...option.choices.map(
-      (choice) => new Option(`${choice.name} – ${choice.description}`, choice.name)));
+    const choices = option.choices.map(
+      (choice) => new Option(`${choice.name} – ${choice.description}`, choice.name));
+    // a first, empty choice sends nothing: the project, the look or the language decides
+    if (select.dataset.empty) choices.unshift(new Option(select.dataset.empty, ""));
+    select.replaceChildren(...choices);
     const preferred = select.dataset.default;  // the page's own pick, e.g. a fast preview quality
-    select.value = names.includes(preferred) ? preferred : (option.default ?? names[0]);
+    if (names.includes(preferred)) select.value = preferred;
+    else if (select.dataset.empty) select.value = "";
+    else select.value = option.default ?? names[0];
+  }
+  showPreview();
+}
+
+// A still of the chosen caption look, drawn by the server as a reel's captions are.
+const PREVIEW_INPUTS = ["caption_style", "aspect", "platform", "emphasis"];
+let previewUrl = null;
+async function showPreview() {
+  const query = new URLSearchParams({ style: $("caption_style").value, aspect: $("aspect").value,
+    platform: $("platform").value });
+  if ($("emphasis").value) query.set("emphasis", $("emphasis").value);
+  const asked = query.toString();
+  $("caption-preview").dataset.asked = asked;
+  try {
+    const blob = await (await api(`/video/caption-preview?${asked}`)).blob();
+    if ($("caption-preview").dataset.asked !== asked) return;  // a later choice won
+    if (previewUrl) URL.revokeObjectURL(previewUrl);
+    previewUrl = URL.createObjectURL(blob);
+    $("caption-preview").src = previewUrl;
+    $("caption-preview").dataset.shown = asked;
+    $("preview-figure").querySelector("figcaption").textContent = "Caption look preview";
+  } catch (error) {
+    $("preview-figure").querySelector("figcaption").textContent = `No preview: ${error.message}`;
   }
 }
 
@@ -81,6 +109,7 @@ async function createProject(event) {
     state.projectId = project.id;
     $("project-info").textContent = `Project ${project.id} created.`;
     show("trim-field", source !== "script");  // pauses are trimmed from uploaded voices only
+    show("voice-field", source === "script");  // an uploaded voice is its own
     show("render");
   } catch (error) {
     say(`Could not create the project: ${error.message}`);
@@ -93,11 +122,17 @@ async function start(event) {
   event.preventDefault();
   say("");
   const body = {};
-  for (const select of document.querySelectorAll(OPTION_SELECTS)) body[select.id] = select.value;
+  for (const select of document.querySelectorAll(OPTION_SELECTS)) {
+    if (select.closest("[hidden]") || select.value === "") continue;  // not given: default
+    body[select.id] = select.value;
+  }
   for (const input of document.querySelectorAll("#render-form input[data-body]")) {
+    if (input.dataset.body === "checkbox") { body[input.id] = input.checked; continue; }
     if (input.closest("[hidden]") || input.value.trim() === "") continue;  // not given: default
     body[input.id] = input.dataset.body === "number" ? Number(input.value) : input.value.trim();
   }
+  const hook = $("hook-text").value.trim();
+  if (hook) body.title = { text: hook, duration_s: Number($("hook-duration").value) || 2.5 };
   $("start-button").disabled = true;
   try {
     const response = await api(`/video/generate-advanced/${state.projectId}`, {
@@ -246,12 +281,35 @@ async function finished() {
     $("download").href = video;
     $("download").download = `reel-${state.taskId}.mp4`;
     $("poster").href = poster;
+    showRenditions();
     show("result");
   } catch (error) {
     say(`Could not fetch the video: ${error.message}`);
   }
 }
 
+// Every aspect the reel was rendered in, each a download (fetched with the token on click).
+async function showRenditions() {
+  const status = await (await api(`/video/task-status/${state.taskId}`)).json();
+  const links = Object.entries(status.renditions || {}).map(([aspect, url]) => {
+    const link = document.createElement("a");
+    link.href = "#";
+    link.textContent = `${aspect} mp4`;
+    link.dataset.aspect = aspect;
+    link.addEventListener("click", async (event) => {
+      event.preventDefault();
+      const save = document.createElement("a");
+      save.href = await blobUrl(url);
+      save.download = `reel-${state.taskId}-${aspect.replace(":", "x")}.mp4`;
+      save.click();
+    });
+    return link;
+  });
+  const listed = links.flatMap((link, i) => (i ? [" · ", link] : [link]));
+  $("renditions").replaceChildren(...(links.length > 1 ? ["Every aspect: ", ...listed] : []));
+}
+
+for (const id of PREVIEW_INPUTS) $(id).addEventListener("change", showPreview);
 document.querySelectorAll("input[name=source]").forEach((radio) => radio.addEventListener(
   "change", () => {
     if (!radio.checked) return;
