@@ -255,3 +255,45 @@ def test_the_page_sends_video_pause_trimming_and_webhook(psettings, server, page
     assert body["trim_pauses_over_s"] == 0.3 and body["webhook_url"] == "https://hooks.example/reel"
     # the body was valid (a bad one is a 422 naming its field); only Prefect is missing here
     wait_in_page(page, "document.getElementById('message').textContent.includes('Prefect')")
+
+
+@pytest.mark.slow
+def test_the_page_offers_looks_with_a_preview_and_sends_them(psettings, server, page):
+    hana = _user(psettings, "hana")
+    problems: list[str] = []
+    page.on("pageerror", lambda error: problems.append(str(error)))
+    page.goto(server)
+    page.fill("#token", hana.token)
+    page.click("#signin-button")
+    page.wait_for_selector("#project:not([hidden])")
+    page.fill("#script", "Three looks, one reel.")
+    page.click("#create-button")
+    page.wait_for_selector("#render:not([hidden])")
+    # the preview follows the chosen look and aspect
+    page.select_option("#caption_style", "bold")
+    page.select_option("#aspect", "1:1")
+    shown = "document.getElementById('caption-preview').dataset.shown || ''"
+    wait_in_page(page, f"({shown}).includes('style=bold') && ({shown}).includes('aspect=1%3A1')")
+    wait_in_page(page, "document.getElementById('caption-preview').naturalWidth > 0")
+    size = page.eval_on_selector("#caption-preview", "i => [i.naturalWidth, i.naturalHeight]")
+    assert size == [540, 540]
+    assert page.is_visible("#voice")  # a script project picks its voice
+    voices = page.eval_on_selector("#voice", "s => [...s.options].map(o => o.value)")
+    assert voices[0] == "" and "espeak:en-gb" in voices
+    page.select_option("#voice", "espeak:en-gb")
+    page.select_option("#emphasis", "auto")
+    page.select_option("#background_transition", "slide")
+    page.fill("#hook-text", "Watch this")
+    page.fill("#hook-duration", "2")
+    page.check("#progress_bar")
+    with page.expect_request("**/generate-advanced/**") as request:
+        page.click("#start-button")
+    body = json.loads(request.value.post_data)
+    assert {k: body[k] for k in ("caption_style", "aspect", "voice", "emphasis")} == {
+        "caption_style": "bold", "aspect": "1:1", "voice": "espeak:en-gb", "emphasis": "auto"
+    }  # fmt: skip
+    assert body["background_transition"] == "slide" and body["progress_bar"] is True
+    assert body["title"] == {"text": "Watch this", "duration_s": 2}
+    # the body was valid (a bad one is a 422 naming its field); only Prefect is missing here
+    wait_in_page(page, "document.getElementById('message').textContent.includes('Prefect')")
+    assert not problems, problems
