@@ -168,20 +168,26 @@ def test_caption_preview_draws_the_look(psettings, server):
     url = "/api/v1/video/caption-preview"
     assert httpx.get(server + url).status_code == 401
     with httpx.Client(base_url=server, headers=gina.headers, timeout=60) as http:
-        stills = {}
+        stills, drawn = {}, {}
         for look, aspect in (("bold", "9:16"), ("boxed", "9:16"), ("karaoke", "16:9")):
             got = http.get(url, params={"style": look, "aspect": aspect})
             assert got.status_code == 200 and got.headers["content-type"] == "image/jpeg"
             pixels = _decode(got.content)
             width, height = ASPECT_PRESETS[aspect].size(QUALITY_PRESETS["low"])
             assert pixels.shape == (height, width, 3)
-            stills[look] = pixels
+            stills[look], drawn[look] = pixels, got.content
         difference = np.abs(stills["bold"].astype(int) - stills["boxed"].astype(int))
         assert (difference.max(axis=2) > 60).sum() > 500  # the words are drawn differently
-        cached = list((psettings.data_dir / "previews").glob("*.jpg"))
+        folder = psettings.data_dir / "previews"
+
+        def cached() -> dict[Path, int]:
+            return {p: p.stat().st_mtime_ns for p in folder.glob("*.jpg")}
+
+        before = cached()
         again = http.get(url, params={"style": "bold", "aspect": "9:16"})
-        assert again.status_code == 200 and list((psettings.data_dir / "previews").glob("*.jpg"))
-        assert len(list((psettings.data_dir / "previews").glob("*.jpg"))) == len(cached) == 3
+        assert again.status_code == 200 and again.content == drawn["bold"]
+        # kept on disk by its inputs: asking again draws nothing new
+        assert len(before) >= 3 and cached() == before
         for params, field in (
             ({"style": "neon"}, "style"),
             ({"aspect": "3:2"}, "aspect"),
