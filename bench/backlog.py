@@ -103,8 +103,24 @@ def _wait_all(client_for, runs: list[tuple[str, str]], timeout_s: float) -> list
     return failed + list(pending)
 
 
-def run_backlog(database: str, reels: int, log=print) -> dict[str, float]:
-    """One stack on `database` (sqlite | postgres); the figures of steps 1-4."""
+def _reference(database, standard, trigger, project, client_for, figures, log) -> None:
+    warm_token = standard[0][1]  # the first reel pays for cold caches
+    warm_run = trigger(warm_token, project(warm_token, -1))[1]
+    _wait_all(client_for, [(warm_run, warm_token)], 600)
+    ref = [(t, project(t, 1000 + i)) for i, (_, t, _) in enumerate(standard[:6])]
+    start = time.monotonic()
+    ref_runs = [(trigger(t, p)[1], t) for t, p in ref]
+    bad = _wait_all(client_for, ref_runs, 900)
+    figures["reference_reels_per_min"] = 6 / (time.monotonic() - start) * 60
+    rate = figures["reference_reels_per_min"]
+    log(f"{database}: 6 reels at concurrency 2: {rate:.1f} reels/min ({len(bad)} lost)")
+
+
+def run_backlog(
+    database: str, reels: int, log=print, *, burst_only: bool = False
+) -> dict[str, float]:
+    """One stack on `database` (sqlite | postgres); the figures of steps 1-4 (with
+    `burst_only`, step 2 alone: a quick look at trigger latency while tuning it)."""
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory(prefix="reelflow-backlog-") as tmp:
         prefix = f"bench-backlog-{uuid.uuid4().hex[:8]}"
@@ -171,16 +187,8 @@ def run_backlog(database: str, reels: int, log=print) -> dict[str, float]:
 
             # 1. the reference: 6 reels at concurrency 2
             standard = [u for u in users if u[2] == "standard"]
-            warm_token = standard[0][1]  # the first reel pays for cold caches
-            warm_run = trigger(warm_token, project(warm_token, -1))[1]
-            _wait_all(client_for, [(warm_run, warm_token)], 600)
-            ref = [(t, project(t, 1000 + i)) for i, (_, t, _) in enumerate(standard[:6])]
-            start = time.monotonic()
-            ref_runs = [(trigger(t, p)[1], t) for t, p in ref]
-            bad = _wait_all(client_for, ref_runs, 900)
-            figures["reference_reels_per_min"] = 6 / (time.monotonic() - start) * 60
-            rate = figures["reference_reels_per_min"]
-            log(f"{database}: 6 reels at concurrency 2: {rate:.1f} reels/min ({len(bad)} lost)")
+            if not burst_only:
+                _reference(database, standard, trigger, project, client_for, figures, log)
 
             # 2. the burst, into closed pools
             _pool_limit(stack.api_url, 0)
@@ -203,6 +211,8 @@ def run_backlog(database: str, reels: int, log=print) -> dict[str, float]:
             )
             log(f"{database}: burst of {reels}: trigger p50 {figures['trigger_p50_ms']:.0f} ms, "
                 f"p99 {figures['trigger_p99_ms']:.0f} ms, {errors} errors")  # fmt: skip
+            if burst_only:
+                return figures
 
             # 3. waiting costs nothing
             roles = [p for n, p in stack.processes.items() if n != "api"]

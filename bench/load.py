@@ -127,12 +127,15 @@ def main() -> None:
         "--backlog", type=int, default=0, help="instead: a burst of N reels (bench/backlog.py)"
     )
     parser.add_argument("--databases", default="sqlite,postgres", help="with --backlog")
+    parser.add_argument(
+        "--burst-only", action="store_true", help="with --backlog: only the trigger burst"
+    )
     args = parser.parse_args()
     if args.backlog:
         from bench.backlog import run_backlog
 
         for database in args.databases.split(","):
-            run_backlog(database, args.backlog)
+            run_backlog(database, args.backlog, burst_only=args.burst_only)
         return
     with tempfile.TemporaryDirectory(prefix="reelflow-load-") as tmp:
         stack = Stack(Path(tmp), max_parallel=3)

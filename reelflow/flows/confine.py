@@ -86,3 +86,10 @@ def confine_output(output: Path | None, settings: Settings) -> Path | None:
     if output.is_symlink() or resolved.exists():
         raise InputError("must not name an existing file", field=field)
     return resolved
+
+
+def aspect_target(main: Path, aspect: str) -> Path:
+    """Where the video of a further aspect goes: beside the main one (``reel-1x1.mp4``).
+
+    Here, not in the DAG, so the API can name renditions without importing the steps."""
+    return main.with_name(f"{main.stem}-{aspect.replace(':', 'x')}{main.suffix}")

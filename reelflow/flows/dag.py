@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
+from reelflow.flows.confine import aspect_target
 from reelflow.flows.runtime import RunContext, RunProgress
 from reelflow.models import ReelSpec
 from reelflow.settings import Settings
@@ -260,11 +261,6 @@ def _captions_details(animation: str, warnings: Sequence[str]) -> str:
     if not warnings:
         return animation
     return f"{animation}; {len(warnings)} character(s) no bundled font draws were left out"
-
-
-def aspect_target(main: Path, aspect: str) -> Path:
-    """Where the video of a further aspect goes: beside the main one (``reel-1x1.mp4``)."""
-    return main.with_name(f"{main.stem}-{aspect.replace(':', 'x')}{main.suffix}")
 
 
 class _SharedProgress:

@@ -22,7 +22,7 @@ import uvicorn
 from reelflow.api.app import create_app
 from reelflow.api.config import ApiConfig
 from reelflow.engine import ffmpeg
-from reelflow.flows.dag import aspect_target
+from reelflow.flows.confine import aspect_target
 from reelflow.progress import ProgressEvent, RedisProgressSink
 from reelflow.settings import Settings
 from reelflow.store import Store

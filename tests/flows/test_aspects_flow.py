@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reelflow.engine.ffmpeg import probe
-from reelflow.flows.dag import aspect_target
+from reelflow.flows.confine import aspect_target
 from reelflow.flows.local import run_reel
 from reelflow.flows.runtime import RunContext
 from reelflow.models import parse_spec

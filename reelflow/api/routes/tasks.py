@@ -21,7 +21,7 @@ from reelflow.api.runs import (
 )
 from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import CancelOut, ReelOut, TaskStatusOut
-from reelflow.flows.dag import aspect_target
+from reelflow.flows.confine import aspect_target
 from reelflow.presets import AspectName
 from reelflow.progress.reader import get_status
 
