@@ -45,6 +45,13 @@ def test_presets_and_align_import_only_what_they_use():
     assert not loaded & {"prefect", "fastapi", "sqlalchemy", "librosa", "redis"}
 
 
+def test_a_flow_run_process_does_not_import_what_only_some_reels_use():
+    """Each flow run starts a new process: face tracking's scipy.signal and OpenCV (~0.8 s)
+    load only for reels of the user's own video."""
+    loaded = _modules_after("import reelflow.flows.reel")
+    assert not loaded & {"scipy.signal", "scipy.ndimage", "cv2"}, loaded
+
+
 def test_render_without_a_server_never_imports_prefect(tmp_path):
     spec = tmp_path / "s.yaml"
     spec.write_text("script: No server needed.\nquality: low\nmusic: {preset: none}\n")

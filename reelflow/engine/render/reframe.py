@@ -19,8 +19,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.ndimage import median_filter
-from scipy.signal import savgol_filter
 
 from reelflow.engine import ffmpeg
 from reelflow.engine.errors import InputError
@@ -131,6 +129,11 @@ def track_face(
 
 
 def _smooth(t: np.ndarray, values: np.ndarray, hits: list[bool], *, window: int) -> np.ndarray:
+    # Imported here: scipy.signal costs ~0.5 s, and every flow-run process imports this module
+    # while only reels of the user's own video track a face.
+    from scipy.ndimage import median_filter
+    from scipy.signal import savgol_filter
+
     found = np.asarray(hits)
     filled = np.interp(t, t[found], values[found])  # gaps: straight between neighbours
     filled = median_filter(filled, size=5, mode="nearest")  # one wrong detection moves nothing
