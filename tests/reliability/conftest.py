@@ -18,7 +18,9 @@ from tests.reliability.stack import PG, Stack
 from tests.services import missing_service
 
 TERMINAL = {"completed", "failed", "crashed", "cancelled"}
-LOW = {"quality": "low", "music_preset": "none", "effects_preset": "none"}
+# These suites test orchestration, not the voice: espeak speaks a short script in a tenth of the
+# neural default's CPU, which a hundred reels per CI run feel.
+LOW = {"quality": "low", "music_preset": "none", "effects_preset": "none", "voice": "espeak:en-us"}
 
 
 @pytest.fixture(scope="module")
