@@ -13,6 +13,9 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The API answers only these Host headers unless told otherwise (`api_trusted_hosts`).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
 
 def _env(name: str, *legacy: str) -> AliasChoices:
     return AliasChoices(f"REELFLOW_{name}", *legacy)
@@ -246,9 +249,10 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (JSON list); none by default.",
     )
     api_trusted_hosts: list[str] = Field(
-        default_factory=lambda: ["*"],
+        default_factory=lambda: list(LOOPBACK_HOSTS),
         validation_alias=_env("API_TRUSTED_HOSTS", "REELFLOW_TRUSTED_HOSTS"),
-        description="Host headers the API answers (JSON list).",
+        description="Host headers the API answers (JSON list); loopback names by default. "
+        'Add the public name a proxy forwards (or ["*"] to answer any).',
     )
     api_max_request_mb: float | None = Field(
         default=None,
