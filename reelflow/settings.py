@@ -185,6 +185,13 @@ class Settings(BaseSettings):
         validation_alias=_env("MAX_UPLOAD_MB"),
         description="Largest accepted upload (voice, music, background), in MB.",
     )
+    storage_quota_mb: float = Field(
+        default=2048.0,
+        ge=0,
+        validation_alias=_env("STORAGE_QUOTA_MB"),
+        description="Disk one user's uploads may take, in MB (0 = no limit): an upload that "
+        "would pass it is refused (413) while streaming, before its bytes are kept.",
+    )
     max_upload_duration_s: float = Field(
         default=900.0,
         gt=0,
