@@ -78,6 +78,12 @@ def test_same_bytes_from_two_users_share_no_result_path_or_id(cache_settings, tm
 
     result = _render(settings, bob_voice, BOB, "pb", tmp_path / "b.mp4")
     assert result.video.is_file() and result.words == len(TEXT.split())
+    # Bob's voice was prepared from his own file, not taken from alice's entry.
+    sources = {
+        pickle.loads(p.read_bytes()).source
+        for p in settings.cache_dir.rglob("prepare-voice/*/result.pickle")
+    }
+    assert sources == {alice_voice, bob_voice}
 
     bob_root = user_cache_root(settings.cache_dir, BOB)
     alice_root = user_cache_root(settings.cache_dir, ALICE)
