@@ -18,7 +18,7 @@ import shutil
 import uuid
 from pathlib import Path
 
-from reelflow.api.runs import RunRef, _cancel_one, batch_children, is_run_id
+from reelflow.api.runs import RunRef, batch_children, cancel_one, is_run_id
 from reelflow.api.services import Services
 from reelflow.progress import TERMINAL
 from reelflow.progress.keys import ProgressKeys
@@ -62,7 +62,7 @@ async def cancel_runs(services: Services, runs: list[Task]) -> dict[str, str]:
     if live:
         client = services.require_prefect()  # 503 before anything is deleted
         for run_id in live:
-            outcome[run_id] = await _cancel_one(services, client, run_id, main=False)
+            outcome[run_id] = await cancel_one(services, client, run_id)
     return outcome
 
 
