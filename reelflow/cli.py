@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -198,6 +199,7 @@ def up(
     from reelflow.deployments.stack import Stack, StackConfig
 
     settings = get_settings()
+    _trust_bound_host(host)
     config = StackConfig(
         host=host,
         prefect_port=prefect_port,
@@ -208,6 +210,17 @@ def up(
     failure = stack.serve(log=lambda line: console.print(f"[green]up[/] {line}", highlight=False))
     if failure is not None:
         fail(failure, 1)
+
+
+def _trust_bound_host(host: str) -> None:
+    """Let the API answer the name `reelflow up` binds it to (loopback names are trusted by
+    default), unless the user chose the trusted hosts themselves."""
+    from reelflow.settings import LOOPBACK_HOSTS
+
+    names = ("REELFLOW_API_TRUSTED_HOSTS", "REELFLOW_TRUSTED_HOSTS")
+    if host in LOOPBACK_HOSTS or any(name in os.environ for name in names):
+        return
+    os.environ["REELFLOW_API_TRUSTED_HOSTS"] = json.dumps([*LOOPBACK_HOSTS, host])
 
 
 @app.command()

@@ -13,6 +13,9 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# The API answers only these Host headers unless told otherwise (`api_trusted_hosts`).
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
 
 def _env(name: str, *legacy: str) -> AliasChoices:
     return AliasChoices(f"REELFLOW_{name}", *legacy)
@@ -182,6 +185,13 @@ class Settings(BaseSettings):
         validation_alias=_env("MAX_UPLOAD_MB"),
         description="Largest accepted upload (voice, music, background), in MB.",
     )
+    storage_quota_mb: float = Field(
+        default=2048.0,
+        ge=0,
+        validation_alias=_env("STORAGE_QUOTA_MB"),
+        description="Disk one user's uploads may take, in MB (0 = no limit): an upload that "
+        "would pass it is refused (413) while streaming, before its bytes are kept.",
+    )
     max_upload_duration_s: float = Field(
         default=900.0,
         gt=0,
@@ -246,9 +256,10 @@ class Settings(BaseSettings):
         description="Origins allowed to call the API from a browser (JSON list); none by default.",
     )
     api_trusted_hosts: list[str] = Field(
-        default_factory=lambda: ["*"],
+        default_factory=lambda: list(LOOPBACK_HOSTS),
         validation_alias=_env("API_TRUSTED_HOSTS", "REELFLOW_TRUSTED_HOSTS"),
-        description="Host headers the API answers (JSON list).",
+        description="Host headers the API answers (JSON list); loopback names by default. "
+        'Add the public name a proxy forwards (or ["*"] to answer any).',
     )
     api_max_request_mb: float | None = Field(
         default=None,

@@ -162,6 +162,7 @@ def api(redis_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Te
     prefix = f"test-options-{uuid.uuid4().hex[:10]}"
     settings = Settings(
         data_dir=tmp_path_factory.mktemp("options") / "data",
+        api_trusted_hosts=["testserver", "127.0.0.1", "localhost"],  # TestClient's host too
         redis_url=REDIS_URL,
         redis_key_prefix=prefix,
         enable_gpu_acceleration=False,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reelflow.settings import Settings
+from reelflow.settings import LOOPBACK_HOSTS, Settings
 
 CPU_REEL_DEPLOYMENT = "generate-reel/cpu"
 GPU_REEL_DEPLOYMENT = "generate-reel/gpu"
@@ -58,7 +58,7 @@ class ApiConfig:
             rate_limit_reels=settings.api_rate_limit_reels,
             rate_limit_window_s=settings.api_rate_limit_window_s,
             cors_origins=_list(settings.api_cors_origins, []),
-            trusted_hosts=_list(settings.api_trusted_hosts, ["*"]),
+            trusted_hosts=_list(settings.api_trusted_hosts, list(LOOPBACK_HOSTS)),
             max_request_bytes=int(max_request_mb * 2**20),
             max_json_bytes=settings.api_max_json_kb * 1024,
             prefect_api_url=settings.prefect_api_url,

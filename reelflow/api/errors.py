@@ -22,6 +22,7 @@ from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from reelflow.engine.errors import InputError
+from reelflow.store.files import QuotaExceeded, UploadInUse
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,9 @@ def _validation_message(err: dict[str, Any]) -> str:
 def _input_error_status(exc: InputError) -> int:
     # The store reports an upload over the size cap as an InputError like any other bad file;
     # its wording is the only thing that tells the two apart, and "too large" deserves 413.
-    return 413 if "upload limit" in exc.reason else 422
+    if isinstance(exc, UploadInUse):
+        return 409
+    return 413 if isinstance(exc, QuotaExceeded) or "upload limit" in exc.reason else 422
 
 
 def _input_error_problems(exc: InputError) -> list[tuple[str | None, str]]:

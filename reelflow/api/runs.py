@@ -260,6 +260,12 @@ async def cancel_run(services: Services, ref: RunRef) -> tuple[str, list[str]]:
     return results[ref.task_id], cancelled
 
 
+async def cancel_one(services: Services, client, task_id: str) -> str:
+    """Cancel one run that is not the caller's main target (a batch child, a deleted project's
+    render): "cancelled", "cancelling", "finished" or "missing", never a 404 or 409."""
+    return await _cancel_one(services, client, task_id, main=False)
+
+
 async def _cancel_one(services: Services, client, task_id: str, *, main: bool) -> str:
     try:
         flow_run = await client.read_flow_run(uuid.UUID(task_id))

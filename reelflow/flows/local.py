@@ -20,6 +20,7 @@ from reelflow.flows.dag import ReelOutput, reel_dag
 from reelflow.flows.runtime import RunContext, finish_run, run_progress
 from reelflow.models import ReelSpec
 from reelflow.settings import Settings
+from reelflow.tasks.caching import LOCAL, CacheScope
 from reelflow.tasks.step import Step, load_result
 
 log = logging.getLogger(__name__)
@@ -33,9 +34,12 @@ MAX_WORKERS = 12
 class LocalRunner:
     """Runs steps in this process: cache lookups by key, retries of transient failures."""
 
-    def __init__(self, settings: Settings, *, refresh_cache: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, refresh_cache: bool = False, scope: CacheScope = LOCAL
+    ) -> None:
         self.settings = settings
         self.refresh_cache = refresh_cache
+        self.scope = scope  # whose cache: the run's user, else the local namespace
         self._pool = ThreadPoolExecutor(MAX_WORKERS, thread_name_prefix="reelflow-step")
         self._stopping = threading.Event()
 
@@ -62,14 +66,16 @@ class LocalRunner:
 
     def _run(self, step: Step, parameters: dict[str, Any]) -> Any:
         parameters = {k: v.result() if isinstance(v, Future) else v for k, v in parameters.items()}
-        if step.cached and not self.refresh_cache:
-            hit, value = load_result(step.folder(self.settings, parameters))
+        if step.cached:
+            folder = step.folder(self.settings, parameters, self.scope)
+            self.scope.note_use(folder)
+            hit, value = load_result(folder) if not self.refresh_cache else (False, None)
             if hit:
                 return value
         attempt = 1
         while True:
             try:
-                return step.call(self.settings, parameters, attempt=attempt)
+                return step.call(self.settings, parameters, attempt=attempt, scope=self.scope)
             except Exception as exc:
                 if attempt > step.retries or not step.should_retry(exc) or self._stopping.is_set():
                     raise
@@ -96,7 +102,8 @@ def run_reel(
     reporter = progress.reporter
     reporter.status("running", stage="", progress=0.0, details="in process")
     try:
-        with LocalRunner(settings, refresh_cache=context.refresh_cache) as runner:
+        scope = CacheScope(context.user_id, context.project_id)
+        with LocalRunner(settings, refresh_cache=context.refresh_cache, scope=scope) as runner:
             output = reel_dag(spec, context, task_id=task_id, run=runner, progress=progress,
                               settings=settings)  # fmt: skip
     except KeyboardInterrupt:

@@ -13,6 +13,7 @@ from reelflow.flows.dag import ReelOutput, reel_dag
 from reelflow.flows.runtime import RunContext, run_progress
 from reelflow.models import ReelSpec
 from reelflow.settings import Settings, get_settings
+from reelflow.tasks.caching import LOCAL, CacheScope
 from reelflow.tasks.step import Step
 from reelflow.tasks.storage import result_storage
 
@@ -48,18 +49,24 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
     progress = run_progress(
         task_id, context, settings, attempt=flow_run.run_count or 1, ui_artifact=True
     )
-    runner = PrefectRunner(settings, refresh_cache=context.refresh_cache)
+    # Each user's steps read and write only that user's cache entries.
+    scope = CacheScope(context.user_id, context.project_id)
+    runner = PrefectRunner(settings, refresh_cache=context.refresh_cache, scope=scope)
     return reel_dag(spec, context, task_id=task_id, run=runner, progress=progress,
                     settings=settings)  # fmt: skip
 
 
 class PrefectRunner:
-    """Runs each step as its Prefect task, with this run's settings and result storage."""
+    """Runs each step as its Prefect task, with this run's settings, result storage and cache
+    scope (the run's user)."""
 
-    def __init__(self, settings: Settings, *, refresh_cache: bool = False) -> None:
+    def __init__(
+        self, settings: Settings, *, refresh_cache: bool = False, scope: CacheScope = LOCAL
+    ) -> None:
         self.settings = settings
         self.storage = result_storage(settings)
         self.refresh_cache = refresh_cache
+        self.scope = scope
 
     def _task(self, step: Step):
         # refresh_cache=None keeps Prefect's default: read the cache, write on a miss.
@@ -69,11 +76,11 @@ class PrefectRunner:
         )
 
     def __call__(self, step: Step, **parameters):
-        return self._task(step)(**parameters, settings=self.settings)
+        return self._task(step)(**parameters, settings=self.settings, cache_scope=self.scope)
 
     def submit(self, step: Step, **parameters):
         """Start `step` on the flow's task runner and return its future."""
-        return self._task(step).submit(**parameters, settings=self.settings)
+        return self._task(step).submit(**parameters, settings=self.settings, cache_scope=self.scope)
 
     def fence(self) -> None:
         """Abort without a final state unless the server still runs this attempt.

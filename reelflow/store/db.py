@@ -93,6 +93,7 @@ class Database:
         self.url = url or settings.store_url
         self.uploads_dir = settings.uploads_dir.resolve()
         self.max_upload_bytes = int(settings.max_upload_mb * 2**20)
+        self.quota_bytes = int(settings.storage_quota_mb * 2**20)  # 0: no quota
         self.media_limits = MediaLimits(
             max_duration_s=settings.max_upload_duration_s,
             timeout_s=settings.media_check_timeout_s,

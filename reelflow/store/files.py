@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from reelflow.engine.errors import InputError
 from reelflow.store import uploads
 from reelflow.store.db import Database
 from reelflow.store.schema import UPLOAD_KINDS, Project, ProjectBackground, Upload, new_id
 from reelflow.store.spec import upload_path
+
+
+class UploadInUse(InputError):
+    """An upload a project still refers to cannot be deleted (the API answers 409)."""
+
+
+class QuotaExceeded(InputError):
+    """An upload would take the user past `storage_quota_mb` (the API answers 413)."""
 
 
 class Files(Database):
@@ -36,18 +45,21 @@ class Files(Database):
         nothing is left on disk then.
         """
         upload_id = new_id()
-        stored = uploads.store_file(
-            source,
-            uploads_dir=self.uploads_dir,
-            user_id=user_id,
-            upload_id=upload_id,
-            kind=kind,
-            max_bytes=self.max_upload_bytes,
-            filename=filename,
-            field=field,
-            limits=self.media_limits,
-        )
-        return self._record_upload(user_id, upload_id, kind, stored)
+        field = field or uploads.DEFAULT_FIELDS.get(kind, "file")
+        cap = self._upload_cap(user_id, field)
+        with self._quota_named(cap, user_id, field):
+            stored = uploads.store_file(
+                source,
+                uploads_dir=self.uploads_dir,
+                user_id=user_id,
+                upload_id=upload_id,
+                kind=kind,
+                max_bytes=cap,
+                filename=filename,
+                field=field,
+                limits=self.media_limits,
+            )
+        return self._record_upload(user_id, upload_id, kind, stored, field=field)
 
     async def save_upload_async(
         self,
@@ -62,26 +74,64 @@ class Files(Database):
         `UploadFile`); the blocking check and database write run in a worker thread."""
         upload_id = new_id()
         names = {"user_id": user_id, "upload_id": upload_id, "kind": kind}
-        tmp = await uploads.receive_file(
-            source,
-            uploads_dir=self.uploads_dir,
-            max_bytes=self.max_upload_bytes,
-            filename=filename,
-            field=field,
-            **names,
-        )
+        field = field or uploads.DEFAULT_FIELDS.get(kind, "file")
+        # Refused before a byte is kept: the stream stops where the quota would be passed.
+        cap = await asyncio.to_thread(self._upload_cap, user_id, field)  # one indexed query
+        with self._quota_named(cap, user_id, field):
+            tmp = await uploads.receive_file(
+                source,
+                uploads_dir=self.uploads_dir,
+                max_bytes=cap,
+                filename=filename,
+                field=field,
+                **names,
+            )
 
         def finish() -> Upload:
             stored = uploads.finish_file(
                 tmp, uploads_dir=self.uploads_dir, filename=filename, field=field,
                 limits=self.media_limits, **names,
             )  # fmt: skip
-            return self._record_upload(user_id, upload_id, kind, stored)
+            return self._record_upload(user_id, upload_id, kind, stored, field=field)
 
         # Not the default thread pool: authentication, the store and /health share that one, and
         # a few slow media checks must not freeze them (the pool is the Store's, bounded).
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.media_pool, finish)
+
+    def storage_used(self, user_id: str) -> int:
+        """Bytes the user's uploads take (what `storage_quota_mb` counts)."""
+        query = select(func.coalesce(func.sum(Upload.size_bytes), 0))
+        with self.session() as session:
+            return int(session.scalar(query.where(Upload.user_id == user_id)) or 0)
+
+    def _upload_cap(self, user_id: str, field: str) -> int:
+        """The most bytes the user's next upload may have: the per-file limit, or what is left
+        of the quota; `QuotaExceeded` naming `field` when nothing is left."""
+        if not self.quota_bytes:
+            return self.max_upload_bytes
+        used = self.storage_used(user_id)
+        if used >= self.quota_bytes:
+            raise QuotaExceeded(self._quota_message(used), field=field)
+        return min(self.max_upload_bytes, self.quota_bytes - used)
+
+    def _quota_message(self, used: int) -> str:
+        used_mb, quota_mb = used / 2**20, self.quota_bytes / 2**20
+        return (
+            f"over your storage quota ({used_mb:.1f} MB used of {quota_mb:.0f} MB); "
+            "delete uploads or projects first"
+        )
+
+    @contextlib.contextmanager
+    def _quota_named(self, cap: int, user_id: str, field: str):
+        """Report a stream stopped by the quota (not the per-file limit) as `QuotaExceeded`."""
+        try:
+            yield
+        except InputError as exc:
+            if cap < self.max_upload_bytes and "upload limit" in exc.reason:
+                message = self._quota_message(self.storage_used(user_id))
+                raise QuotaExceeded(message, field=field) from None
+            raise
 
     def get_upload(self, user_id: str, upload_id: str) -> Upload | None:
         """The user's upload `upload_id`, or None (unknown and other users' ids alike)."""
@@ -106,18 +156,24 @@ class Files(Database):
                 upload.details = {**(upload.details or {}), **details}
             return upload
 
-    def delete_upload(self, user_id: str, upload_id: str) -> bool:
-        """Delete the user's upload and its file; False if there is no such upload.
+    def delete_upload(self, user_id: str, upload_id: str, *, kind: str | None = None) -> bool:
+        """Delete the user's upload (of `kind`, if given) and its file; False if there is no
+        such upload (other users' ids alike).
 
-        Raises `InputError` if a project still uses it.
+        Raises `UploadInUse` naming ``upload_id`` and the projects if a project still uses it:
+        deleting it would leave the project unable to render.
         """
         with self.session() as session:
             upload = _owned(session, user_id, upload_id)
-            if upload is None:
+            if upload is None or (kind is not None and upload.kind != kind):
                 return False
-            if _in_use(session, {upload_id}):
-                message = "is used by a project; delete or change the project first"
-                raise InputError(message, field="upload_id")
+            users = _projects_using(session, upload_id)
+            if users:
+                message = (
+                    f"is used by project {', '.join(users)}; delete the project or give it "
+                    "another file first"
+                )
+                raise UploadInUse(message, field="upload_id")
             rel_path = upload.path
             session.delete(upload)
         self._remove_files([rel_path])
@@ -127,7 +183,9 @@ class Files(Database):
         """Absolute path of an upload's file."""
         return upload_path(self.uploads_dir, upload)
 
-    def _record_upload(self, user_id, upload_id, kind, stored: uploads.StoredFile) -> Upload:
+    def _record_upload(
+        self, user_id, upload_id, kind, stored: uploads.StoredFile, *, field: str
+    ) -> Upload:
         upload = Upload(
             id=upload_id,
             user_id=user_id,
@@ -142,6 +200,16 @@ class Files(Database):
         )
         try:
             with self.session() as session:
+                # Checked again with the file in hand: uploads running side by side each saw
+                # the room before the others were recorded.
+                used = session.scalar(
+                    select(func.coalesce(func.sum(Upload.size_bytes), 0)).where(
+                        Upload.user_id == user_id
+                    )
+                )
+                used = int(used or 0)
+                if self.quota_bytes and used + stored.size_bytes > self.quota_bytes:
+                    raise QuotaExceeded(self._quota_message(used), field=field)
                 session.add(upload)
         except BaseException:
             self._remove_files([stored.rel_path])  # no row, so the file must not stay either
@@ -152,6 +220,17 @@ class Files(Database):
 def _owned(session, user_id: str, upload_id: str) -> Upload | None:
     query = select(Upload).where(Upload.id == upload_id, Upload.user_id == user_id)
     return session.scalar(query)
+
+
+def _projects_using(session, upload_id: str) -> list[str]:
+    """The ids of the projects that refer to `upload_id` (as voice, music or background)."""
+    as_file = select(Project.id).where(
+        or_(Project.voice_upload_id == upload_id, Project.music_upload_id == upload_id)
+    )
+    as_background = select(ProjectBackground.project_id).where(
+        ProjectBackground.upload_id == upload_id
+    )
+    return sorted(set(session.scalars(as_file)) | set(session.scalars(as_background)))
 
 
 def _in_use(session, upload_ids: set[str]) -> set[str]:

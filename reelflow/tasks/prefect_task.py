@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE, CacheKeyFnPolicy
 from prefect.context import TaskRunContext
 
 from reelflow.settings import Settings
-from reelflow.tasks.caching import COMPLETE_MARK
+from reelflow.tasks.caching import COMPLETE_MARK, LOCAL, CacheScope
 from reelflow.tasks.retries import is_transient
 
 if TYPE_CHECKING:
@@ -28,15 +28,22 @@ def build_task(step: Step):
 
     def body(**parameters: Any) -> Any:
         settings = parameters.pop("settings")
+        scope = parameters.pop("cache_scope", None) or LOCAL
         ctx = TaskRunContext.get()
         attempt = ctx.task_run.run_count if ctx is not None else 1
-        return step.call(settings, parameters, attempt=max(1, attempt))
+        return step.call(settings, parameters, attempt=max(1, attempt), scope=scope)
 
-    # Prefect binds and shows the step's own parameters, plus the settings it runs with.
+    # Prefect binds and shows the step's own parameters, plus the settings it runs with and
+    # whose cache it uses.
     params = list(inspect.signature(step.fn).parameters.values())
     params = [p for p in params if p.name not in ("out_dir", "settings")]
     params.append(
         inspect.Parameter("settings", inspect.Parameter.KEYWORD_ONLY, annotation=Settings)
+    )
+    params.append(
+        inspect.Parameter(
+            "cache_scope", inspect.Parameter.KEYWORD_ONLY, annotation=CacheScope, default=None
+        )
     )
     body.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
     body.__name__ = body.__qualname__ = step.fn.__name__
@@ -63,9 +70,14 @@ def build_task(step: Step):
 def _key_fn(step: Step):
     def key(context, parameters: dict[str, Any]) -> str:
         settings = parameters.get("settings")
-        content = {k: v for k, v in parameters.items() if k != "settings"}
-        value = step.cache_key(content)
-        if settings is None or (step.folder(settings, content) / COMPLETE_MARK).exists():
+        scope = parameters.get("cache_scope") or LOCAL
+        content = {k: v for k, v in parameters.items() if k not in ("settings", "cache_scope")}
+        value = step.cache_key(content, scope)
+        if settings is None:
+            return value
+        folder = step.folder(settings, content, scope)
+        scope.note_use(folder)  # hit or miss, the project now depends on this entry
+        if (folder / COMPLETE_MARK).exists():
             return value
         from reelflow.tasks.storage import has_record
 

@@ -1,16 +1,17 @@
 """`@step`: a pure reel step, written once, that runs as a cached, retryable task.
 
 A step is a plain function of keyword arguments. Declaring ``out_dir`` in its signature asks for
-a content-addressed work folder (``<data>/cache/<step>/<key>/``), handed to it by whoever runs
-it. The same `Step` object runs in two ways without a line of its own repeated:
+a content-addressed work folder (``<data>/cache/[users/<user>/]<step>/<key>/``), handed to it by
+whoever runs it. The same `Step` object runs in two ways without a line of its own repeated:
 
 * `Step.task` is the Prefect task (built on first use, so importing steps never imports
   Prefect): caching by `cache_key`, retries of transient failures, result persistence.
 * `reelflow.flows.local` calls `Step.fn` in this process with the same key, folder, retry
   policy and failure rules, for CLI runs that have no Prefect server to report to.
 
-The key covers the step's name, its content parameters (files by their bytes) and the digest
-of the code it can run (`code_digest`), so results made by older code are never reused.
+The key covers the step's name, its content parameters (files by their bytes), the user the run
+is for (`CacheScope`: one user's results, paths and ids never reach another's runs) and the
+digest of the code it can run (`code_digest`), so results made by older code are never reused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.settings import Settings
-from reelflow.tasks.caching import COMPLETE_MARK, content_key, mark_complete
+from reelflow.tasks.caching import COMPLETE_MARK, LOCAL, CacheScope, content_key, mark_complete
 from reelflow.tasks.code_digest import code_digest
 from reelflow.tasks.faults import maybe_fail
 from reelflow.tasks.retries import RETRIES, RETRY_DELAYS_S, RETRY_JITTER, is_transient_error
@@ -58,22 +59,33 @@ class Step:
         """Digest of the code this step runs (see `code_digest`)."""
         return code_digest(self.fn)
 
-    def cache_key(self, parameters: dict[str, Any]) -> str:
-        """The key of this step's result for `parameters` (content digests + code digest)."""
-        return f"{content_key(self.name, parameters)}{self.code}"
+    def cache_key(self, parameters: dict[str, Any], scope: CacheScope = LOCAL) -> str:
+        """The key of this step's result for `parameters` in `scope` (the run's user):
+        content digests + namespace + code digest."""
+        return f"{content_key(self.name, parameters, namespace=scope.namespace)}{self.code}"
 
-    def folder(self, settings: Settings, parameters: dict[str, Any]) -> Path:
-        """The step's work folder for `parameters`: one per key, so code changes get new ones."""
-        return settings.cache_dir / self.name / self.cache_key(parameters)
+    def folder(
+        self, settings: Settings, parameters: dict[str, Any], scope: CacheScope = LOCAL
+    ) -> Path:
+        """The step's work folder for `parameters` in `scope`: one per key, so code changes
+        get new ones, and under the user's own cache folder."""
+        return scope.root(settings.cache_dir) / self.name / self.cache_key(parameters, scope)
 
-    def call(self, settings: Settings, parameters: dict[str, Any], *, attempt: int = 1) -> Any:
+    def call(
+        self,
+        settings: Settings,
+        parameters: dict[str, Any],
+        *,
+        attempt: int = 1,
+        scope: CacheScope = LOCAL,
+    ) -> Any:
         """Run the step once (the body of both runners); a cached step keeps its result in
         its work folder, which a step that writes files also gets as ``out_dir``."""
         maybe_fail(settings, self.name, attempt)
         extra = {"settings": settings} if self.wants("settings") else {}
         if not self.cached:
             return self.fn(**parameters, **extra)
-        folder = self.folder(settings, parameters)
+        folder = self.folder(settings, parameters, scope)
         folder.mkdir(parents=True, exist_ok=True)
         if self.wants("out_dir"):
             extra["out_dir"] = folder

@@ -106,22 +106,44 @@ def prepare_voice(
             target, len(synthesis.samples) / synthesis.sample_rate, synthesis.words
         )
     elif voiceover is not None:
-        samples = audio.load_audio(voiceover, sample_rate=VOICE_RATE, field="voiceover")
+        samples = audio.load_audio(
+            voiceover,
+            sample_rate=VOICE_RATE,
+            field="voiceover",
+            max_duration_s=_decode_limit(voiceover, platform, trim_pauses_over_s),
+        )
         prepared = _decoded_voice(
             samples, Path(voiceover), target, trim_pauses_over_s=trim_pauses_over_s,
             grid_s=1.0 / (frame_rate or 100),
         )  # fmt: skip
     else:
         raise InputError("give either a voiceover file or a script", field="voiceover")
-    limit = PLATFORM_PRESETS[platform].max_duration_s
-    if prepared.duration_s > limit:
-        raise InputError(
-            f"{prepared.duration_s:.1f} s is longer than {platform}'s {limit:.0f} s limit",
-            field="voiceover" if voiceover else "script",
-        )
+    _check_length(prepared.duration_s, platform, field="voiceover" if voiceover else "script")
     if prepared.duration_s < 0.5:
         raise InputError("the voice is shorter than half a second", field="voiceover")
     return prepared
+
+
+def _check_length(duration_s: float, platform: str, *, field: str) -> None:
+    limit = PLATFORM_PRESETS[platform].max_duration_s
+    if duration_s > limit:
+        raise InputError(
+            f"{duration_s:.1f} s is longer than {platform}'s {limit:.0f} s limit", field=field
+        )
+
+
+def _decode_limit(voiceover: Path, platform: str, trim_pauses_over_s: float | None):
+    """How much of an uploaded voice to decode (None: all of it), after checking its length.
+
+    The probe's duration is checked first, so an over-long upload fails before a sample is
+    decoded; and since a container can understate its length, decoding stops a second past the
+    limit whatever it claims (the decoded length is checked again). With pause trimming the
+    limit applies to the trimmed voice, which only decoding the whole upload can tell.
+    """
+    if trim_pauses_over_s is not None:
+        return None
+    _check_length(probe(voiceover, field="voiceover").duration_s, platform, field="voiceover")
+    return PLATFORM_PRESETS[platform].max_duration_s + 1.0
 
 
 def _decoded_voice(

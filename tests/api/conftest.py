@@ -50,6 +50,7 @@ def api_prefix(redis_up: None) -> Iterator[str]:
 def api_settings(api_data: Path, api_prefix: str) -> Settings:
     return Settings(
         data_dir=api_data,
+        api_trusted_hosts=["testserver", "127.0.0.1", "localhost"],  # TestClient's host too
         redis_url=REDIS_URL,
         redis_key_prefix=api_prefix,
         enable_gpu_acceleration=False,

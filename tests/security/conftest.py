@@ -53,6 +53,7 @@ def sec_prefix(redis_up: None) -> Iterator[str]:
 def sec_settings(tmp_path_factory: pytest.TempPathFactory, sec_prefix: str) -> Settings:
     return Settings(
         data_dir=tmp_path_factory.mktemp("sec") / "data",
+        api_trusted_hosts=["testserver", "127.0.0.1", "localhost"],  # TestClient's host too
         redis_url=REDIS_URL,
         redis_key_prefix=sec_prefix,
         enable_gpu_acceleration=False,

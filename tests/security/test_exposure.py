@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+from dataclasses import replace
+
 import pytest
 from starlette.requests import Request
 
@@ -50,8 +54,6 @@ def test_websocket_url_does_not_reflect_the_host(sec_settings, headers):
 
 def test_an_idempotency_key_reused_for_another_request_is_422(sec_settings, sec_store):
     """The key check runs before the run is created: a Prefect API that is not there is enough."""
-    from dataclasses import replace
-
     from fastapi.testclient import TestClient
 
     from reelflow.api.config import ApiConfig
@@ -82,3 +84,40 @@ def test_the_page_sends_a_csp_and_keeps_no_token_in_local_storage(sec_client):
     assert "unsafe-inline" not in csp and "<script>" not in page.text.replace(" ", "")
     script = sec_client.get("/static/app.js").text
     assert "localStorage.setItem" not in script and "sessionStorage.setItem" in script
+
+
+def test_by_default_the_api_answers_loopback_names_only(sec_settings, monkeypatch):
+    """A forged Host is refused (400) unless the deployment names it; loopback always works."""
+    from fastapi.testclient import TestClient
+
+    from reelflow.api.config import ApiConfig
+    from reelflow.settings import Settings
+
+    for name in ("REELFLOW_API_TRUSTED_HOSTS", "REELFLOW_TRUSTED_HOSTS"):
+        monkeypatch.setenv(name, "")  # so the test's own changes are undone afterwards
+        monkeypatch.delenv(name)
+    default = sec_settings.model_copy(update={"api_trusted_hosts": Settings().api_trusted_hosts})
+    config = replace(ApiConfig.from_settings(default), prefect_api_url=None)
+    with TestClient(app_without_prefect(default, config), base_url="http://127.0.0.1") as client:
+        for host in ("127.0.0.1:8000", "localhost", "localhost:8000"):
+            assert client.get(f"{API}/video/platforms", headers={"Host": host}).status_code == 200
+        for host in ("evil.example", "reelflow.example.com", "testserver"):
+            assert client.get(f"{API}/video/platforms", headers={"Host": host}).status_code == 400
+    monkeypatch.setenv("REELFLOW_API_TRUSTED_HOSTS", '["reels.example.com"]')
+    assert Settings().api_trusted_hosts == ["reels.example.com"]
+
+
+def test_reelflow_up_trusts_the_host_it_binds(monkeypatch):
+    from reelflow.cli import _trust_bound_host
+
+    for name in ("REELFLOW_API_TRUSTED_HOSTS", "REELFLOW_TRUSTED_HOSTS"):
+        monkeypatch.setenv(name, "")  # so the test's own changes are undone afterwards
+        monkeypatch.delenv(name)
+    _trust_bound_host("127.0.0.1")
+    assert "REELFLOW_API_TRUSTED_HOSTS" not in os.environ
+    _trust_bound_host("10.1.2.3")
+    trusted = json.loads(os.environ["REELFLOW_API_TRUSTED_HOSTS"])
+    assert trusted == ["localhost", "127.0.0.1", "::1", "10.1.2.3"]
+    monkeypatch.setenv("REELFLOW_API_TRUSTED_HOSTS", '["mine.example"]')
+    _trust_bound_host("10.1.2.3")  # the user's own choice stays
+    assert json.loads(os.environ["REELFLOW_API_TRUSTED_HOSTS"]) == ["mine.example"]

@@ -83,6 +83,7 @@ def wsettings(tmp_path: Path, prefix: str) -> Settings:
         redis_url=REDIS_URL,
         redis_key_prefix=prefix,
         progress_flush_timeout_s=5.0,
+        api_trusted_hosts=["testserver", "127.0.0.1", "localhost"],  # TestClient's host too
         webhook_backoff_s=0.2,
         webhook_backoff_max_s=5.0,
         webhook_timeout_s=5.0,

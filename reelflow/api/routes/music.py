@@ -6,9 +6,10 @@ import asyncio
 import logging
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, File, UploadFile
+from fastapi import APIRouter, BackgroundTasks, File, Response, UploadFile
 
 from reelflow.api.deps import CurrentUser, StoreDep
+from reelflow.api.errors import not_found
 from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import MusicTrackOut, UploadOut
 from reelflow.engine.errors import InputError
@@ -67,6 +68,29 @@ async def upload_music(
     )
     background_tasks.add_task(describe_upload, store, user.id, upload.id)
     return UploadOut.of(upload)
+
+
+@router.delete("/music/{upload_id}", status_code=204)
+async def delete_music(upload_id: str, user: CurrentUser, store: StoreDep) -> Response:
+    """Remove a track from the caller's library (404 for others' ids; 409, naming the
+    projects, while a project still uses it)."""
+    return await delete_own_upload(store, user.id, upload_id, kind="music")
+
+
+@router.delete("/uploads/{upload_id}", status_code=204)
+async def delete_upload(upload_id: str, user: CurrentUser, store: StoreDep) -> Response:
+    """Delete one of the caller's uploads of any kind, with the same rules as music. A
+    project's voice and backgrounds go with the project; this removes a file no project
+    uses (or answers 409 naming those that do)."""
+    return await delete_own_upload(store, user.id, upload_id)
+
+
+async def delete_own_upload(
+    store: Store, user_id: str, upload_id: str, *, kind: str | None = None
+) -> Response:
+    if not await asyncio.to_thread(store.delete_upload, user_id, upload_id, kind=kind):
+        raise not_found("upload_id", "no such upload")
+    return Response(status_code=204)
 
 
 @router.get("/video/music-library", response_model=list[MusicTrackOut])

@@ -10,7 +10,8 @@ from annotated_types import MaxLen
 from fastapi import APIRouter, File, Form, Response, UploadFile
 
 from reelflow.api import safejson
-from reelflow.api.deps import CurrentUser, StoreDep
+from reelflow.api.deletion import delete_project_and_runs
+from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
 from reelflow.api.errors import ApiError, not_found
 from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import CorrectionsRequest, ProjectOut, WordOut, WordTimingsOut
@@ -156,9 +157,11 @@ async def get_project(project_id: str, user: CurrentUser, store: StoreDep) -> Pr
 
 
 @router.delete("/projects/{project_id}", status_code=204)
-async def delete_project(project_id: str, user: CurrentUser, store: StoreDep) -> Response:
-    """Delete a project (its voice and background files too; music stays in the library)."""
-    if not await asyncio.to_thread(store.delete_project, user.id, project_id):
+async def delete_project(project_id: str, user: CurrentUser, services: ServicesDep) -> Response:
+    """Delete a project: its renders still queued, scheduled or running are cancelled, and its
+    voice and background files, outputs, progress history and cache entries go with it (music
+    stays in the library). 503 (nothing deleted) when Prefect cannot cancel its runs."""
+    if not await delete_project_and_runs(services, user.id, project_id):
         raise not_found("project_id", "no such project")
     return Response(status_code=204)
 
