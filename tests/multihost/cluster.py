@@ -8,6 +8,7 @@ then SIGKILL) when the cluster closes; the namespaces and the bridge go with it.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -102,6 +103,8 @@ class Cluster:
             REELFLOW_API_RATE_LIMIT_REELS="0",
             REELFLOW_MAX_QUEUED_PER_USER="100",
             REELFLOW_WS_QUERY_TOKEN="true",  # the viewers authenticate with ?token=
+            # callers reach the API on host D's address, not a loopback name
+            REELFLOW_API_TRUSTED_HOSTS=json.dumps([self.net.hosts["d"].address]),
             MAX_PARALLEL_VIDEOS=str(self.max_parallel),
         )
 
