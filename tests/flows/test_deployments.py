@@ -49,7 +49,11 @@ def test_cpu_deployment_runs_through_a_process_worker(prefect_server, tmp_path, 
             assert wanted["premium-3"] < wanted["standard"]  # every premium tier goes first
             assert all(queues[name].concurrency_limit == 2 for name in wanted)
             assert queues["default"].priority > max(wanted.values())
-            assert (await client.read_work_pool("cpu")).concurrency_limit == 2
+            pool = await client.read_work_pool("cpu")
+            assert pool.concurrency_limit == 2
+            # only `env` is declared: the server validates each new run against this schema
+            assert set(pool.base_job_template["variables"]["properties"]) == {"env"}
+            assert pool.base_job_template["job_configuration"] == {"env": "{{ env }}"}
 
     asyncio.run(bootstrap())
     subprocess.run(
