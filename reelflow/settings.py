@@ -79,6 +79,15 @@ class Settings(BaseSettings):
         description="Queue positions are read from Prefect at most this often (per API process, "
         "and only while someone asks).",
     )
+    api_run_creations: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        validation_alias=_env("API_RUN_CREATIONS"),
+        description="Flow runs one API process creates at once; more triggers wait their turn. "
+        "On SQLite, concurrent creations collide on the write lock and the Prefect client backs "
+        "off for seconds; one at a time is as fast and never does.",
+    )
     worker_stop_grace_s: float = Field(
         default=10.0,
         ge=0,

@@ -48,6 +48,14 @@ class Services:
     lifecycle: LifecycleWriter | None = None
     _queue_board: QueueBoard | None = None
     deployment_ids: dict[str, UUID] = field(default_factory=dict)  # name -> id, see triggers
+    _creations: asyncio.Semaphore | None = None
+
+    @property
+    def run_creations(self) -> asyncio.Semaphore:
+        """Held while creating a flow run (`api_run_creations` at once, see triggers)."""
+        if self._creations is None:
+            self._creations = asyncio.Semaphore(self.settings.api_run_creations)
+        return self._creations
 
     @property
     def queue_board(self) -> QueueBoard | None:

@@ -6,7 +6,7 @@ soon as the run exists; a worker picks it up from its fair-share queue of the de
 
 from __future__ import annotations
 
-import functools
+import asyncio
 import hashlib
 import json
 import logging
@@ -100,6 +100,7 @@ async def start_run(
     queue: str,
     scheduled_time: datetime | None,
     deployment_ids: dict[str, UUID] | None = None,
+    creations: asyncio.Semaphore | None = None,
 ) -> FlowRun:
     """Create the flow run (or get the one this key already created).
 
@@ -107,10 +108,15 @@ async def start_run(
     asking again starts a fresh run while a double submit still converges on one run.
     A client's own key always returns its run, whatever became of it.
     `deployment_ids` remembers each deployment's id (one API process's), so a trigger is one
-    request to Prefect, not two.
+    request to Prefect, not two; `creations` bounds how many runs are created at once.
     """
     ids = {} if deployment_ids is None else deployment_ids
-    create = functools.partial(_create, client, deployment, ids, parameters, queue, scheduled_time)
+    gate = creations or asyncio.Semaphore(1)
+
+    async def create(key: str) -> FlowRun:
+        async with gate:
+            return await _create(client, deployment, ids, parameters, queue, scheduled_time, key)
+
     flow_run = await create(key)
     for _ in range(_MAX_RETRIGGERS):
         state = flow_run.state.type if flow_run.state is not None else None

@@ -234,6 +234,7 @@ async def _start_admitted(
             queue=admission.work_queue,
             scheduled_time=scheduled_time,
             deployment_ids=services.deployment_ids,
+            creations=services.run_creations,
         )
     except BaseException:
         await release(services.redis, services.settings, admission)
