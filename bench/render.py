@@ -88,7 +88,7 @@ def hand_built(folder: Path, spec, duration: float, voice: Path, background: Pat
     graph = (
         f"[0:v]fps=30,crop=min(iw\\,ih*9/16):min(ih\\,iw*16/9),"
         f"zoompan=z='{zoom}':x='iw/2-iw/zoom/2':y='ih/2-ih/zoom/2':d=1:s=1080x1920:fps=30,"
-        f"ass={ass}:fontsdir={fonts_dir()},format=yuv420p[v];"
+        f"ass={ass.path}:fontsdir={fonts_dir()},format=yuv420p[v];"
         "[1:a]aresample=48000,aformat=channel_layouts=mono,asplit[vo][sc];"
         "[2:a]volume=-18dB[m];[m][sc]sidechaincompress=threshold=0.02:ratio=8:attack=80:"
         "release=400[md];[vo][md]amix=inputs=2:normalize=0:duration=first,"

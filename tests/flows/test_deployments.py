@@ -117,5 +117,6 @@ def test_reelflow_up_starts_the_stack_and_ctrl_c_stops_it(tmp_path):
         up.send_signal(signal.SIGINT)
         output, _ = up.communicate(timeout=60)
     assert "stopping" in output
+    assert "Prefect runs on SQLite" in output and "--database-url" in output  # says what it costs
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2)
