@@ -277,6 +277,26 @@ def deploy(
         fail(f"deploy failed: {exc}", 1)
 
 
+@app.command("prune")
+def prune_command(
+    cache_days: float = typer.Option(
+        None, "--cache-days", min=0, help="Unused cache age limit (default CACHE_RETENTION_DAYS)."
+    ),
+    output_days: float = typer.Option(
+        None, "--output-days", min=0, help="Finished reel age limit (default: keep them)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Only list what would go."),
+) -> None:
+    """Free disk: step cache entries nobody used lately and, if asked, old finished reels."""
+    from reelflow.commands.prune import prune
+
+    report = prune(get_settings(), cache_days=cache_days, output_days=output_days,
+                   dry_run=dry_run)  # fmt: skip
+    verb = "would free" if dry_run else "freed"
+    typer.echo(f"{verb} {report.freed_bytes / 1e6:.1f} MB: {len(report.cache_entries)} cache "
+               f"entries, {len(report.outputs)} reels")  # fmt: skip
+
+
 def _register_sub_commands() -> None:
     from reelflow.commands.align import align
     from reelflow.commands.users import app as users_app

@@ -95,6 +95,20 @@ class Settings(BaseSettings):
         validation_alias=_env("WORKER_STOP_GRACE_S"),
         description="How long a stopping worker lets its reels finish before handing them back.",
     )
+    cache_retention_days: float = Field(
+        default=30,
+        ge=0,
+        validation_alias=_env("CACHE_RETENTION_DAYS"),
+        description="`reelflow prune` removes step cache entries unused for this many days "
+        "(0: never). A removed entry is computed again when next needed.",
+    )
+    output_retention_days: float = Field(
+        default=0,
+        ge=0,
+        validation_alias=_env("OUTPUT_RETENTION_DAYS"),
+        description="`reelflow prune` removes finished reels older than this many days (0: keep "
+        "them; users delete them with their project).",
+    )
     worker_niceness: int = Field(
         default=10,
         ge=0,

@@ -158,6 +158,16 @@ def content_key(task_name: str, parameters: dict[str, Any], *, namespace: str = 
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
+def mark_used(folder: Path) -> bool:
+    """Note that the entry in `folder` is being reused (its mark's time is its last use, which
+    `reelflow prune` reads); False when the entry is not complete."""
+    try:
+        os.utime(folder / COMPLETE_MARK)
+    except OSError:
+        return False
+    return True
+
+
 def mark_complete(folder: Path) -> None:
     """Record that every file of `folder` was written (the result may be reused)."""
     folder.mkdir(parents=True, exist_ok=True)

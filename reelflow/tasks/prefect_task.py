@@ -16,7 +16,7 @@ from prefect.cache_policies import NO_CACHE, CacheKeyFnPolicy
 from prefect.context import TaskRunContext
 
 from reelflow.settings import Settings
-from reelflow.tasks.caching import COMPLETE_MARK, LOCAL, CacheScope
+from reelflow.tasks.caching import LOCAL, CacheScope, mark_used
 from reelflow.tasks.retries import is_transient
 
 if TYPE_CHECKING:
@@ -77,7 +77,7 @@ def _key_fn(step: Step):
             return value
         folder = step.folder(settings, content, scope)
         scope.note_use(folder)  # hit or miss, the project now depends on this entry
-        if (folder / COMPLETE_MARK).exists():
+        if mark_used(folder):
             return value
         from reelflow.tasks.storage import has_record
 

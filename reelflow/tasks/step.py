@@ -25,7 +25,7 @@ from typing import Any
 
 from reelflow.engine.ffmpeg import atomic_output
 from reelflow.settings import Settings
-from reelflow.tasks.caching import COMPLETE_MARK, LOCAL, CacheScope, content_key, mark_complete
+from reelflow.tasks.caching import LOCAL, CacheScope, content_key, mark_complete, mark_used
 from reelflow.tasks.code_digest import code_digest
 from reelflow.tasks.faults import maybe_fail
 from reelflow.tasks.retries import RETRIES, RETRY_DELAYS_S, RETRY_JITTER, is_transient_error
@@ -130,7 +130,7 @@ def save_result(folder: Path, result: Any) -> None:
 
 def load_result(folder: Path) -> tuple[bool, Any]:
     """(True, result) if `folder` holds a complete, readable result; (False, None) otherwise."""
-    if not (folder / COMPLETE_MARK).exists():
+    if not mark_used(folder):
         return False, None
     try:
         return True, pickle.loads((folder / RESULT_FILE).read_bytes())
