@@ -290,6 +290,15 @@ class Settings(BaseSettings):
         validation_alias=_env("API_MAX_REQUEST_MB"),
         description="Largest request body; default 4 x max_upload_mb + 1 (a project's files).",
     )
+    api_max_run_parameters_kb: int = Field(
+        default=500,
+        ge=16,
+        le=100_000,
+        validation_alias=_env("API_MAX_RUN_PARAMETERS_KB"),
+        description="Largest JSON a run's parameters may take (a batch carries every project's "
+        "spec); keep it under the Prefect server's PREFECT_SERVER_API_MAX_PARAMETER_SIZE "
+        "(512 KiB).",
+    )
     api_max_json_kb: int = Field(
         default=1024,
         ge=1,

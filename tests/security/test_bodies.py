@@ -160,3 +160,30 @@ def test_json_route_refuses_a_multipart_body_sized_like_an_upload(sec_client, ma
         files={"file": ("x.wav", data, "audio/wav")},
     )
     assert response.status_code == 413
+
+
+def test_a_batch_too_big_for_a_flow_run_is_413_naming_project_ids(sec_client, mallory):
+    """Each batch item carries its project's whole spec: 30 long scripts would be ~570 KiB of
+    run parameters, which the Prefect server refuses (a 503 here before): say so, up front."""
+    script = "A long script for a batch that is too big. " * 430  # ~19 KB
+    ids = []
+    for n in range(30):
+        created = sec_client.post(
+            f"{API}/projects",
+            headers=mallory.headers,
+            data={"title": f"long {n}", "script": script},
+        )
+        assert created.status_code == 201, created.text
+        ids.append(created.json()["id"])
+    response = sec_client.post(
+        f"{API}/video/batch-generate-advanced", headers=mallory.headers, json={"project_ids": ids}
+    )
+    assert response.status_code == 413, response.text
+    body = response.json()
+    assert body["field"] == "project_ids" and "fewer projects" in body["message"], body
+    small = sec_client.post(
+        f"{API}/video/batch-generate-advanced",
+        headers=mallory.headers,
+        json={"project_ids": ids[:5]},
+    )
+    assert small.status_code == 503  # accepted by the check; no Prefect in this suite

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -102,6 +103,7 @@ async def generate_advanced(
     await _rate_limit(services, user, 1)
     context = RunContext(user_id=user.id, project_id=project.id)
     parameters = {"spec": spec_json, "context": context.model_dump(mode="json")}
+    _check_size(services, parameters, field="word_timings")
     flow_run, queue = await _start_admitted(
         services,
         user,
@@ -157,6 +159,7 @@ async def batch_generate_advanced(
         items.append(
             {"spec": spec.model_dump(mode="json"), "context": context.model_dump(mode="json")}
         )
+    _check_size(services, {"items": items}, field="project_ids")
     services.require_prefect()
     deployment = services.config.batch_deployment
     key, chosen = idempotency_key(
@@ -241,6 +244,21 @@ async def _start_admitted(
         raise
     await confirm(services.redis, services.settings, admission, str(flow_run.id))
     return flow_run, flow_run.work_queue_name or admission.work_queue
+
+
+def _check_size(services: Services, parameters: dict[str, Any], *, field: str) -> None:
+    """413 when the run's parameters are too big for a flow run (Prefect would refuse them)."""
+    size = len(json.dumps(parameters, separators=(",", ":"), default=str))
+    limit = services.settings.api_max_run_parameters_kb * 1024
+    if size > limit:
+        message = (
+            f"the run would carry {size / 1024:.0f} KiB of parameters, over the "
+            f"{limit / 1024:.0f} KiB a run may take; render fewer projects at once"
+            if field == "project_ids"
+            else f"the run would carry {size / 1024:.0f} KiB of parameters, over the "
+            f"{limit / 1024:.0f} KiB a run may take"
+        )
+        raise ApiError(413, message, field=field)
 
 
 async def _rate_limit(services: Services, user: User, count: int) -> None:
