@@ -153,12 +153,19 @@ def _fade(cap: TimedCaption, look: CaptionLook) -> Iterator[pysubs2.SSAEvent]:
 
 
 def _karaoke(cap: TimedCaption, look: CaptionLook) -> Iterator[pysubs2.SSAEvent]:
-    """Whole caption shown; the highlight colour sweeps left to right through each word while
-    it is spoken (libass ``\\kf``: secondary colour before the sweep, primary after)."""
+    """Whole caption shown; the highlight colour sweeps through each word, in its reading
+    direction, while it is spoken (libass ``\\kf``: secondary colour before the sweep, primary
+    after; right-to-left words get a highlighted copy wiped in from the right instead)."""
     for k, word in enumerate(cap.layout.words):
         start = cap.word_starts[k]
         sweep = max(1, cap.word_ends[k] - start)
         tags = _tags(cap, k, look, colour=False) + f"\\pos({_num(word.x)},{_num(word.y)})"
+        if is_rtl(word.text):
+            # \kf fills left to right whatever the script: Arabic and Hebrew read the other way
+            yield _event(cap.start, cap.end, f"{tags}\\1c{look.base(cap, k)}", word.text)
+            wipe = _wipe_from_right(word, sweep * 10)
+            yield _event(start, cap.end, f"{tags}\\1c{look.highlight}{wipe}", word.text, layer=1)
+            continue
         if start > cap.start:  # waiting for its turn, unswept
             yield _event(cap.start, start, f"{tags}\\1c{look.base(cap, k)}", word.text)
         colours = f"\\1c{look.highlight}\\2c{look.base(cap, k)}"
