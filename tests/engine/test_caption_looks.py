@@ -182,8 +182,16 @@ def test_boxed_frame_shows_the_box_behind_the_spoken_word_only(tmp_path):
     assert pink[int(box.top) + 2, int((box.left + box.right) / 2)]
 
 
-def test_karaoke_frame_is_half_swept_mid_word(tmp_path):
-    words = timings("Extraordinarily", step_s=2.0)
+@pytest.mark.parametrize(
+    "text, from_left",
+    [
+        ("Extraordinarily", True),
+        # right to left (Arabic): \\kf would fill it left to right; the sweep starts at the right
+        ("\u0627\u0644\u0627\u0633\u062a\u0642\u0644\u0627\u0644\u064a\u0629", False),
+    ],
+)
+def test_karaoke_frame_is_half_swept_mid_word(tmp_path, text, from_left):
+    words = timings(text, step_s=2.0)
     word = words.words[0]
     frame = _frame_at(
         tmp_path, "karaoke", word.start_s + word.duration_s / 2, words, emphasis="none"
@@ -191,25 +199,9 @@ def test_karaoke_frame_is_half_swept_mid_word(tmp_path):
     cyan, white = rgb(frame, "#00E5FF"), rgb(frame, "#FFFFFF", 40)
     ink = ink_box(frame, cyan | white)
     middle = (ink.left + ink.right) / 2
-    cols_cyan, cols_white = np.nonzero(cyan)[1], np.nonzero(white)[1]
-    assert cols_cyan.size > 200 and cols_white.size > 200
-    assert np.median(cols_cyan) < middle < np.median(cols_white)  # swept from the left
-
-
-def test_karaoke_sweeps_a_right_to_left_word_from_the_right(tmp_path):
-    words = timings(
-        "\u0627\u0644\u0627\u0633\u062a\u0642\u0644\u0627\u0644\u064a\u0629", step_s=2.0
-    )
-    word = words.words[0]
-    frame = _frame_at(
-        tmp_path, "karaoke", word.start_s + word.duration_s / 2, words, emphasis="none"
-    )
-    cyan, white = rgb(frame, "#00E5FF"), rgb(frame, "#FFFFFF", 40)
-    ink = ink_box(frame, cyan | white)
-    middle = (ink.left + ink.right) / 2
-    cols_cyan, cols_white = np.nonzero(cyan)[1], np.nonzero(white)[1]
-    assert cols_cyan.size > 200 and cols_white.size > 200
-    assert np.median(cols_white) < middle < np.median(cols_cyan)  # swept from the right
+    swept, unswept = np.median(np.nonzero(cyan)[1]), np.median(np.nonzero(white)[1])
+    assert cyan.sum() > 200 and white.sum() > 200
+    assert (swept < middle < unswept) if from_left else (unswept < middle < swept)
 
 
 def test_bold_and_emphasis_colours_are_drawn(tmp_path):
