@@ -186,7 +186,7 @@ def test_boxed_frame_shows_the_box_behind_the_spoken_word_only(tmp_path):
     "text, from_left",
     [
         ("Extraordinarily", True),
-        # right to left (Arabic): \\kf would fill it left to right; the sweep starts at the right
+        # right to left (Arabic): \kf would fill it left to right; the sweep starts at the right
         ("\u0627\u0644\u0627\u0633\u062a\u0642\u0644\u0627\u0644\u064a\u0629", False),
     ],
 )
