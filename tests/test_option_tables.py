@@ -26,7 +26,6 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from reelflow import presets
-from reelflow.api.app import create_app
 from reelflow.api.config import ApiConfig
 from reelflow.api.schemas import RenderRequest
 from reelflow.cli import app as cli_app
@@ -44,6 +43,7 @@ from reelflow.settings import Settings
 from reelflow.store import ProjectInput, ProjectStyle, RenderSettings, Store
 from tests.api.conftest import REDIS_URL
 from tests.api.helpers import ApiUser, make_project
+from tests.apps import app_without_prefect
 
 PACKAGE = Path(__file__).resolve().parents[1] / "reelflow"
 SCRIPT = "One two three."
@@ -171,7 +171,7 @@ def api(redis_up: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Te
     config = replace(
         ApiConfig.from_settings(settings), rate_limit_reels=0, reel_deployment="no-such/flow"
     )
-    with TestClient(create_app(settings, config=config)) as client:
+    with TestClient(app_without_prefect(settings, config)) as client:
         yield client
     keys = redis.Redis.from_url(REDIS_URL)
     stale = list(keys.scan_iter(f"{prefix}:*"))

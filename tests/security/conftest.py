@@ -19,11 +19,11 @@ import redis
 import uvicorn
 from fastapi.testclient import TestClient
 
-from reelflow.api.app import create_app
 from reelflow.api.config import ApiConfig
 from reelflow.settings import Settings
 from reelflow.store import Store
 from tests.api.helpers import ApiUser
+from tests.apps import app_without_prefect
 from tests.redis_server import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -60,18 +60,6 @@ def sec_settings(tmp_path_factory: pytest.TempPathFactory, sec_prefix: str) -> S
         max_upload_mb=2.0,
         websocket_ping_interval=2.0,
     )
-
-
-def app_without_prefect(settings: Settings, config: ApiConfig):
-    """The app with no Prefect API, even when another suite's Prefect test server is active.
-
-    `create_app` falls back to the ambient ``PREFECT_API_URL``; the session's test harness sets
-    it, so without this the suite would reach that server (and start runs on it).
-    """
-    from prefect.settings import PREFECT_API_URL, temporary_settings
-
-    with temporary_settings(restore_defaults={PREFECT_API_URL}):
-        return create_app(settings, config=config)
 
 
 @pytest.fixture(scope="package")

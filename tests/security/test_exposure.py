@@ -12,7 +12,8 @@ from starlette.requests import Request
 from reelflow.api.app import create_app
 from reelflow.api.errors import unavailable
 from reelflow.api.routes.videos import _links
-from tests.security.conftest import API, app_without_prefect
+from tests.apps import app_without_prefect
+from tests.security.conftest import API
 
 
 @pytest.mark.parametrize("path", ["/docs", "/redoc", "/openapi.json"])

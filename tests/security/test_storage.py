@@ -15,7 +15,8 @@ from reelflow.api.config import ApiConfig
 from reelflow.settings import Settings
 from reelflow.store import Store
 from tests.api.helpers import ApiUser
-from tests.security.conftest import API, app_without_prefect
+from tests.apps import app_without_prefect
+from tests.security.conftest import API
 
 FFMPEG = imageio_ffmpeg.get_ffmpeg_exe()
 QUOTA_MB = 0.05  # 52 KB: three seconds of 8 kHz 8-bit audio fit, six do not
