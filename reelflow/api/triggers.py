@@ -7,6 +7,7 @@ soon as the run exists; a worker picks it up from its fair-share queue of the de
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -111,10 +112,9 @@ async def start_run(
     request to Prefect, not two; `creations` bounds how many runs are created at once.
     """
     ids = {} if deployment_ids is None else deployment_ids
-    gate = creations or asyncio.Semaphore(1)
 
     async def create(key: str) -> FlowRun:
-        async with gate:
+        async with creations or contextlib.nullcontext():
             return await _create(client, deployment, ids, parameters, queue, scheduled_time, key)
 
     flow_run = await create(key)

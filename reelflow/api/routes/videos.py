@@ -253,11 +253,10 @@ def _check_size(services: Services, parameters: dict[str, Any], *, field: str) -
     if size > limit:
         message = (
             f"the run would carry {size / 1024:.0f} KiB of parameters, over the "
-            f"{limit / 1024:.0f} KiB a run may take; render fewer projects at once"
-            if field == "project_ids"
-            else f"the run would carry {size / 1024:.0f} KiB of parameters, over the "
             f"{limit / 1024:.0f} KiB a run may take"
         )
+        if field == "project_ids":
+            message += "; render fewer projects at once"
         raise ApiError(413, message, field=field)
 
 
