@@ -63,10 +63,11 @@ def _render(spec, out: Path, *, verbose: bool = False, refresh: bool = False):
 
 def _run_in_process(spec, out: Path, *, settings, refresh: bool):
     from reelflow.flows.local import run_reel
-    from reelflow.flows.runtime import RunContext, local_listener
+    from reelflow.flows.runtime import RunContext, freeze_imported_objects, local_listener
     from reelflow.tasks.voice import check_inputs
 
     check_inputs.fn(spec=spec)  # bad files fail here, before any work
+    freeze_imported_objects()
     with progress_bar() as on_event:
         token = local_listener.set(on_event)
         try:

@@ -22,8 +22,14 @@ def run_on_prefect(spec, out: Path, *, settings, verbose: bool, refresh: bool):
     _prefect_environment(settings, verbose)
     from reelflow.flows.confine import trusted_local
     from reelflow.flows.reel import generate_reel
-    from reelflow.flows.runtime import RunContext, in_process_runs, local_listener
+    from reelflow.flows.runtime import (
+        RunContext,
+        freeze_imported_objects,
+        in_process_runs,
+        local_listener,
+    )
 
+    freeze_imported_objects()
     with progress_bar() as on_event:
         token = local_listener.set(on_event)
         trusted = trusted_local.set(True)  # the files this user named on the command line

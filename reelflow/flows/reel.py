@@ -10,7 +10,7 @@ from prefect.context import get_run_context
 from reelflow.deployments.recovery import MAX_ATTEMPTS
 from reelflow.flows import confine, hooks
 from reelflow.flows.dag import ReelOutput, reel_dag
-from reelflow.flows.runtime import RunContext, run_progress
+from reelflow.flows.runtime import RunContext, freeze_imported_objects, run_progress
 from reelflow.models import ReelSpec
 from reelflow.settings import Settings, get_settings
 from reelflow.tasks.caching import LOCAL, CacheScope
@@ -42,6 +42,8 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
             update={"output": confine.confine_output(context.output, settings)}
         )
     flow_run = get_run_context().flow_run
+    if flow_run.deployment_id is not None:
+        freeze_imported_objects()  # a worker's flow-run process: it runs this reel and exits
     if (flow_run.run_count or 1) > MAX_ATTEMPTS:
         # Resubmitted after every crash so far: stop the loop (see deployments/recovery.py).
         raise RuntimeError(f"gave up after {MAX_ATTEMPTS} attempts that crashed")
