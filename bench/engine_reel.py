@@ -30,15 +30,17 @@ def render_engine_only(spec: ReelSpec, out: Path, *, settings: Settings) -> dict
         return result
 
     timed("check", v.check_inputs, spec=spec)
-    voice = timed("voice", v.prepare_voice, script=spec.script, voiceover=spec.voiceover,
-                  voice_name=spec.voice, rate_wpm=spec.speaking_rate_wpm,
-                  platform=spec.platform, out_dir=work)  # fmt: skip
+    voice = timed("voice", v.prepare_voice, script=spec.script,
+                  voiceover=spec.voiceover or spec.video, voice_name=spec.speech_voice,
+                  rate_wpm=spec.speaking_rate_wpm, platform=spec.platform,
+                  out_dir=work)  # fmt: skip
     words = timed("words", v.align_words, voice=voice, transcript=spec.text,
-                  known=spec.word_timings)  # fmt: skip
+                  known=spec.word_timings, language=spec.text_language)  # fmt: skip
     analysis = timed("voice_analysis", v.analyze_voice, voice=voice, transcript=spec.text)
     captions = timed("captions", p.build_captions, words=words, spec=spec.captions,
-                     quality=spec.quality, platform=spec.platform,
-                     duration_s=voice.duration_s, out_dir=work)  # fmt: skip
+                     quality=spec.quality, platform=spec.platform, aspect=spec.output_aspects[0],
+                     duration_s=voice.duration_s, language=spec.language,
+                     out_dir=work)  # fmt: skip
     background = timed("background", p.prepare_background, spec=spec.background)
     track = timed("music", m.prepare_music, spec=spec.music, analysis=analysis,
                   duration_s=voice.duration_s, library_dir=settings.music_dir,
@@ -50,7 +52,9 @@ def render_engine_only(spec: ReelSpec, out: Path, *, settings: Settings) -> dict
                 out_dir=work)  # fmt: skip
     camera = timed("effects", p.plan_effects, spec=spec.effects, beats=beats, mix=mix)
     result = timed("render", p.render_reel, mix=mix, background=background, camera=camera,
-                   captions=captions, quality=spec.quality, platform=spec.platform,
+                   captions=captions.path, quality=spec.quality, platform=spec.platform,
+                   aspect=spec.output_aspects[0], title=spec.title,
+                   progress_bar_colour=spec.progress_bar_colour,
                    encoder=spec.encoder, allow_gpu=settings.enable_gpu_acceleration,
                    max_file_size_mb=spec.max_file_size_mb, threads=settings.ffmpeg_threads,
                    out_dir=work)  # fmt: skip
