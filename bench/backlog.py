@@ -8,7 +8,9 @@ store on SQLite under the data folder), with MAX_PARALLEL_VIDEOS=2, then
 2. the pool closed (limit 0), the burst: N reels from 10 users (3 premium) triggered as fast as
    the API answers, from 10 threads: 50 % standard first, then the premium ones, then the rest;
    trigger latency p50/p99, errors;
-3. 30 s with N runs waiting and nothing rendering: CPU of the Prefect server and the workers;
+3. 30 s with N runs waiting and nothing rendering: CPU of the Prefect server and the workers
+   (with `breakdown`: also the empty stack before the burst, and the N waiting with no viewer,
+   so no queue-position reads; `worker_query_s` sets the workers' poll interval);
 4. the pool opened (limit 2): time to finish all N (throughput vs step 1), WebSocket event
    latency (one viewer per user), premium median finish vs the standard reels triggered before.
 """
@@ -116,8 +118,28 @@ def _reference(database, standard, trigger, project, client_for, figures, log) -
     log(f"{database}: 6 reels at concurrency 2: {rate:.1f} reels/min ({len(bad)} lost)")
 
 
+def _idle_cpu(stack: Stack, seconds: float = 30.0) -> dict[str, float]:
+    """Percent of one core each stack process (its whole tree) used over `seconds`."""
+    roles = dict(stack.processes)
+    before = {name: tree_cpu_s(p.pid) for name, p in roles.items()}
+    time.sleep(seconds)
+    return {name: (tree_cpu_s(p.pid) - before[name]) / seconds * 100 for name, p in roles.items()}
+
+
+def _server_and_workers(cpu: dict[str, float]) -> str:
+    parts = ", ".join(f"{name} {pct:.1f}" for name, pct in cpu.items())
+    total = sum(pct for name, pct in cpu.items() if name != "api")
+    return f"Prefect server + workers {total:.1f} % of one core ({parts})"
+
+
 def run_backlog(
-    database: str, reels: int, log=print, *, burst_only: bool = False
+    database: str,
+    reels: int,
+    log=print,
+    *,
+    burst_only: bool = False,
+    breakdown: bool = False,
+    worker_query_s: float | None = None,
 ) -> dict[str, float]:
     """One stack on `database` (sqlite | postgres); the figures of steps 1-4 (with
     `burst_only`, step 2 alone: a quick look at trigger latency while tuning it)."""
@@ -142,6 +164,8 @@ def run_backlog(
         config = StackConfig(
             prefect_port=free_port(), api_port=free_port(), database_url=url, gpu_worker=False
         )
+        if worker_query_s is not None:
+            config.worker_query_s = worker_query_s
         stack = Stack(settings, config)
         clients: dict[str, httpx.Client] = {}
         base = f"http://127.0.0.1:{config.api_port}"
@@ -190,6 +214,12 @@ def run_backlog(
             if not burst_only:
                 _reference(database, standard, trigger, project, client_for, figures, log)
 
+            if breakdown:  # the stack's own floor: no run anywhere, viewers connected
+                time.sleep(10)
+                idle = _idle_cpu(stack)
+                figures["empty_cpu_pct"] = sum(v for k, v in idle.items() if k != "api")
+                log(f"{database}: empty stack: {_server_and_workers(idle)}")
+
             # 2. the burst, into closed pools
             _pool_limit(stack.api_url, 0)
             order: list[tuple[str, str]] = []  # (token, plan) in trigger order
@@ -215,14 +245,23 @@ def run_backlog(
                 return figures
 
             # 3. waiting costs nothing
-            roles = [p for n, p in stack.processes.items() if n != "api"]
             time.sleep(5)  # let the burst's own work settle
-            before = sum(tree_cpu_s(p.pid) for p in roles)
-            time.sleep(30)
-            used = sum(tree_cpu_s(p.pid) for p in roles) - before
-            figures["waiting_cpu_pct"] = used / 30 * 100
-            log(f"{database}: {reels} waiting, nothing rendering: Prefect server + workers "
-                f"{figures['waiting_cpu_pct']:.1f} % of one core")  # fmt: skip
+            waiting = _idle_cpu(stack)
+            figures["waiting_cpu_pct"] = sum(v for k, v in waiting.items() if k != "api")
+            log(f"{database}: {reels} waiting, nothing rendering: {_server_and_workers(waiting)}")
+            if breakdown:  # the same without viewers: the API reads no queue positions
+                for viewer in viewers:
+                    viewer.stop.set()
+                time.sleep(5)
+                alone = _idle_cpu(stack)
+                figures["waiting_no_viewers_cpu_pct"] = sum(
+                    v for k, v in alone.items() if k != "api"
+                )
+                log(f"{database}: {reels} waiting, no viewer: {_server_and_workers(alone)}")
+                for user_id, token, _ in users:
+                    viewer = Viewer(f"ws://127.0.0.1:{config.api_port}/ws/{user_id}?token={token}")
+                    threading.Thread(target=viewer.run, daemon=True).start()
+                    viewers.append(viewer)
 
             # 4. open the pool
             _pool_limit(stack.api_url, 2)

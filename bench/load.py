@@ -130,12 +130,21 @@ def main() -> None:
     parser.add_argument(
         "--burst-only", action="store_true", help="with --backlog: only the trigger burst"
     )
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="with --backlog: also the empty stack's CPU and the backlog's without viewers",
+    )
+    parser.add_argument(
+        "--worker-query-s", type=float, default=None, help="with --backlog: workers' poll interval"
+    )
     args = parser.parse_args()
     if args.backlog:
         from bench.backlog import run_backlog
 
         for database in args.databases.split(","):
-            run_backlog(database, args.backlog, burst_only=args.burst_only)
+            run_backlog(database, args.backlog, burst_only=args.burst_only,
+                        breakdown=args.breakdown, worker_query_s=args.worker_query_s)  # fmt: skip
         return
     with tempfile.TemporaryDirectory(prefix="reelflow-load-") as tmp:
         stack = Stack(Path(tmp), max_parallel=3)

@@ -48,7 +48,9 @@ class StackConfig:
     prefect_port: int = 4200
     api_port: int | None = 8000
     database_url: str | None = None  # Prefect's own database; SQLite under data_dir if None
-    worker_query_s: float = 2.0
+    # The workers' safety-net poll: rings (a trigger, a run's end) make them poll at once, so a
+    # long interval costs the server little while runs wait (deployments/doorbell.py).
+    worker_query_s: float = 15.0
     gpu_worker: bool | None = None  # None: only when this host has an NVIDIA device
 
 
@@ -79,7 +81,9 @@ class Stack:
             # tells users nothing the queue position does not.
             PREFECT_SERVER_SERVICES_LATE_RUNS_ENABLED="false",
             PREFECT_WORKER_QUERY_SECONDS=str(self.config.worker_query_s),
-            PREFECT_WORKER_PREFETCH_SECONDS=str(self.config.worker_query_s),
+            # Runs due this close are started now: a scheduled reel starts on time because the
+            # doorbell wakes the workers when it is due, not because the poll reached ahead.
+            PREFECT_WORKER_PREFETCH_SECONDS=str(min(2.0, self.config.worker_query_s)),
             REELFLOW_DATA_DIR=str(self.settings.data_dir.resolve()),
             MAX_PARALLEL_VIDEOS=str(self.settings.max_parallel_videos),
             PREFECT_FLOWS_HEARTBEAT_FREQUENCY=str(self.settings.flow_heartbeat_s),

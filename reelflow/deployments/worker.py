@@ -117,6 +117,9 @@ def hand_back(api_url: str, runs: list[FlowRunProcess], settings: Settings | Non
 
     asyncio.run(reschedule())
     if settings is not None:
+        from reelflow.deployments.doorbell import ring_sync
+
+        ring_sync(settings)  # another worker may take them at once
         for run in runs:
             _report_queued(settings, run.flow_run_id)
 
@@ -159,11 +162,13 @@ class WorkerProcess:
     proc: subprocess.Popen | None = None
 
     def start(self) -> None:
-        prefect = str(Path(sys.executable).parent / "prefect")
+        # Prefect's process worker, also polling when a run ends or the doorbell rings
+        command = [sys.executable, "-m", "reelflow.deployments.prompt_worker",
+                   "--pool", self.pool, "--limit", str(self.limit)]  # fmt: skip
         out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
         try:
             self.proc = subprocess.Popen(
-                [prefect, "worker", "start", "--pool", self.pool, "--limit", str(self.limit)],
+                command,
                 env=self.env,
                 stdout=out,
                 stderr=subprocess.STDOUT,

@@ -113,6 +113,7 @@ async def generate_batch(
             )
             for item in items
         ]
+        await _ring_workers(settings)  # the children wait in the reel pool: look now
         children = await _follow([run.id for run in created], done)
     else:
         children = await asyncio.gather(*(inline(item) for item in items))
@@ -121,6 +122,16 @@ async def generate_batch(
     if failed:
         raise RuntimeError(f"{len(failed)} of {len(items)} reels failed: {failed[0].error}")
     return output
+
+
+async def _ring_workers(settings: Settings) -> None:
+    import redis.asyncio as aioredis
+
+    from reelflow.deployments.doorbell import ring
+
+    client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=1.0)
+    async with client:
+        await ring(client, settings)
 
 
 async def _inline(spec: ReelSpec, context: RunContext) -> ChildResult:

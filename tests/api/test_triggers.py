@@ -14,6 +14,7 @@ from prefect.client.orchestration import PrefectClient
 from prefect.states import Crashed
 
 from reelflow.api.app import create_app
+from reelflow.deployments.doorbell import doorbell_channel, due_time
 from tests.api.helpers import follow, make_project
 
 API = "/api/v1"
@@ -37,14 +38,21 @@ def wait_for_status(client, user, task_id: str, status: str, timeout_s: float = 
         time.sleep(0.2)
 
 
-def test_scheduled_run_waits_then_cancels(client, alice, deployed):
+def test_scheduled_run_waits_then_cancels(client, alice, deployed, rclient, api_settings):
     project_id = make_project(client, alice)
     url = f"{API}/video/generate-advanced/{project_id}"
+    doorbell = rclient.pubsub()
+    doorbell.subscribe(doorbell_channel(api_settings))
     with client.websocket_connect(f"/ws/{alice.id}?token={alice.token}") as socket:
         response = client.post(
             url, headers=alice.headers, json={"quality": "low", "scheduled_time": LATER}
         )
         assert response.status_code == 202, response.text
+        # the workers are told when it becomes due (deployments/doorbell.py)
+        rings = [doorbell.get_message(timeout=2.0) for _ in range(2)]
+        doorbell.close()
+        data = next(m["data"] for m in rings if m and m["type"] == "message")
+        assert due_time(data) == datetime.fromisoformat(LATER).timestamp()
         started = response.json()
         task_id = started["task_id"]
         assert started["status"] == "queued" and started["work_queue"] == "standard"

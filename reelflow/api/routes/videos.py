@@ -19,6 +19,7 @@ from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import BatchOut, BatchRequest, RenderRequest, TriggerOut
 from reelflow.api.services import Services
 from reelflow.api.triggers import idempotency_key, refuse_key_reuse, schedule_time, start_run
+from reelflow.deployments.doorbell import ring
 from reelflow.engine.errors import InputError
 from reelflow.flows.runtime import RunContext
 from reelflow.progress.reader import get_status, record_queued
@@ -243,6 +244,7 @@ async def _start_admitted(
         await release(services.redis, services.settings, admission)
         raise
     await confirm(services.redis, services.settings, admission, str(flow_run.id))
+    await ring(services.redis, services.settings, at=scheduled_time)
     return flow_run, flow_run.work_queue_name or admission.work_queue
 
 
