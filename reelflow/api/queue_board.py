@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 PAGE = 200  # the server's page cap
 MAX_RUNS = 5_000
 DEFAULT_RUN_S = 60.0
-_PICKUP_S = 3.0  # a free slot is taken at the next worker poll
+_PICKUP_S = 3.0  # a free slot is taken at once (doorbell), then the flow-run process starts
+SLOW_REFRESH_S = 60.0
 _ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
 
 
@@ -66,27 +67,41 @@ class QueueView:
     running: dict[str, int] = field(default_factory=dict)
     slots: dict[str, int | None] = field(default_factory=dict)
     typical_run_s: float = DEFAULT_RUN_S
+    priorities: dict[str, int] = field(default_factory=dict)  # "pool/queue" -> priority
 
     def for_user(self, user_id: str) -> list[QueueSpot]:
         return [s for s in self.spots.values() if s.user_id == user_id]
 
 
 class QueueBoard:
-    """The snapshot shared by the requests and viewers of one API process."""
+    """The snapshot shared by the requests and viewers of one API process.
+
+    The waiting runs and the pools' limits are read every `refresh_s`; the queues' priorities
+    and the typical run time change slowly and are read every `SLOW_REFRESH_S`, which halves
+    what a refresh costs the Prefect server while a backlog waits.
+    """
 
     def __init__(self, client: PrefectClient, *, refresh_s: float) -> None:
         self.client = client
         self.refresh_s = refresh_s
         self._view: QueueView | None = None
         self._read_at = 0.0
+        self._slow: tuple[dict[str, int], float] | None = None
+        self._slow_at = 0.0
         self._lock = asyncio.Lock()
 
     async def view(self) -> QueueView:
         """The current snapshot (read again when older than `refresh_s`)."""
         async with self._lock:
-            if self._view is None or time.monotonic() - self._read_at >= self.refresh_s:
-                self._view = await read_view(self.client)
-                self._read_at = time.monotonic()
+            now = time.monotonic()
+            if self._view is None or now - self._read_at >= self.refresh_s:
+                if self._slow is not None and now - self._slow_at >= SLOW_REFRESH_S:
+                    self._slow = None
+                self._view = await read_view(self.client, slow=self._slow)
+                if self._slow is None:
+                    self._slow = (self._view.priorities, self._view.typical_run_s)
+                    self._slow_at = now
+                self._read_at = now
             return self._view
 
     async def typical_run_s(self) -> float:
@@ -98,20 +113,27 @@ class QueueBoard:
             return DEFAULT_RUN_S
 
 
-async def read_view(client: PrefectClient) -> QueueView:
-    """Read the reel pools' limits, queues and runs from Prefect and place every waiting run."""
+async def read_view(
+    client: PrefectClient, *, slow: tuple[dict[str, int], float] | None = None
+) -> QueueView:
+    """Read the reel pools' limits, queues and runs from Prefect and place every waiting run.
+
+    `slow` (queue priorities, typical run time) from an earlier view skips reading those again.
+    """
     now = datetime.now(UTC)
     view = QueueView(taken_at=now)
-    priorities: dict[str, int] = {}
+    priorities: dict[str, int] = dict(slow[0]) if slow is not None else {}
     for pool in REEL_POOLS:
         try:
             view.slots[pool] = (await client.read_work_pool(pool)).concurrency_limit
-            for queue in await client.read_work_queues(work_pool_name=pool):
-                priorities[f"{pool}/{queue.name}"] = queue.priority
+            if slow is None:
+                for queue in await client.read_work_queues(work_pool_name=pool):
+                    priorities[f"{pool}/{queue.name}"] = queue.priority
         except Exception:  # a pool that does not exist (no GPU pool deployed): skip it
             view.slots.pop(pool, None)
+    view.priorities = priorities
     runs = await _active_runs(client, [p for p in REEL_POOLS if p in view.slots])
-    view.typical_run_s = await _typical_run_s(client)
+    view.typical_run_s = slow[1] if slow is not None else await _typical_run_s(client)
     waiting: dict[str, list[tuple[int, datetime, Any]]] = {pool: [] for pool in view.slots}
     future: list[Any] = []
     for run in runs:
