@@ -1,7 +1,7 @@
 """Load benchmark: reels per minute with 1, 2 and 3 parallel renders, latency under load, memory.
 
     .venv/bin/python bench/load.py [--reels 6] [--qualities low,high]
-    .venv/bin/python bench/load.py --backlog 100 [--databases sqlite,postgres]
+    .venv/bin/python bench/load.py --backlog 100 [--databases sqlite,postgres] [--breakdown]
 
 Runs the real stack of tests/reliability/stack.py (Prefect on PostgreSQL, the API on a
 PostgreSQL store, one process worker, a throwaway Redis), sets the reel deployments'

@@ -41,6 +41,7 @@ MAX_RUNS = 5_000
 DEFAULT_RUN_S = 60.0
 _PICKUP_S = 3.0  # a free slot is taken at once (doorbell), then the flow-run process starts
 SLOW_REFRESH_S = 60.0
+READ_S_PER_WAITING_RUN = 0.15  # 100 waiting: read every 15 s
 _ACTIVE = [StateType.SCHEDULED, StateType.PENDING, StateType.RUNNING]
 
 
@@ -94,7 +95,7 @@ class QueueBoard:
         """The current snapshot (read again when older than `refresh_s`)."""
         async with self._lock:
             now = time.monotonic()
-            if self._view is None or now - self._read_at >= self.refresh_s:
+            if self._view is None or now - self._read_at >= self._interval(self._view):
                 if self._slow is not None and now - self._slow_at >= SLOW_REFRESH_S:
                     self._slow = None
                 self._view = await read_view(self.client, slow=self._slow)
@@ -103,6 +104,13 @@ class QueueBoard:
                     self._slow_at = now
                 self._read_at = now
             return self._view
+
+    def _interval(self, view: QueueView | None) -> float:
+        # Reading N waiting runs costs the server ~1-2 ms each (their parameters included):
+        # a long queue is read less often. Its positions move slowly anyway (one per finished
+        # reel), and the expected start is an estimate.
+        waiting = len(view.spots) if view is not None else 0
+        return max(self.refresh_s, waiting * READ_S_PER_WAITING_RUN)
 
     async def typical_run_s(self) -> float:
         """Median run time of the last finished reels (for Retry-After); never raises."""

@@ -3,10 +3,10 @@
 Workers find runs by polling Prefect's work queues, and each poll is a request plus bookkeeping
 on the server: at a 2 s interval, two idle workers cost the server about 2.5 % of a core
 (bench/README.md, Backlog). Polling rarely saves that, but a run created or a slot freed just
-after a poll would then wait for the next one. So whoever creates a run rings
-(`{prefix}:worker-doorbell`, the API after every trigger), a worker rings itself when one of its
-runs ends (deployments/prompt_worker.py), and the long poll is only the safety net for what
-rings nobody (a run the recovery automation resubmits, a ring lost while Redis was away).
+after a poll would then wait for the next one. So whoever creates a run rings its pool's bell
+(`{prefix}:worker-doorbell:{pool}`: the API after every trigger), a worker rings itself when one
+of its runs ends (deployments/prompt_worker.py), and the long poll is only the safety net for
+what rings nobody (a run the recovery automation resubmits, a ring lost while Redis was away).
 The queue stays Prefect's: a ring carries no run, only "look now" and, for a run scheduled
 later, when to look.
 """
@@ -25,9 +25,9 @@ log = logging.getLogger(__name__)
 RING_TIMEOUT_S = 0.5  # a ring is a hint: never hold a trigger up for it
 
 
-def doorbell_channel(settings: Settings) -> str:
-    """The pub/sub channel every reel worker listens on."""
-    return f"{settings.redis_key_prefix}:worker-doorbell"
+def doorbell_channel(settings: Settings, pool: str) -> str:
+    """The pub/sub channel the workers of `pool` listen on (a ring wakes only that pool's)."""
+    return f"{settings.redis_key_prefix}:worker-doorbell:{pool}"
 
 
 def ring_message(at: datetime | None = None) -> str:
@@ -43,20 +43,22 @@ def due_time(message: bytes | str) -> float | None:
     return None
 
 
-async def ring(redis, settings: Settings, *, at: datetime | None = None) -> None:
-    """Ring the workers (asyncio Redis client); a failure is logged, never raised."""
+async def ring(redis, settings: Settings, pool: str | None, *, at: datetime | None = None) -> None:
+    """Ring `pool`'s workers (asyncio Redis client); a failure is logged, never raised."""
     import asyncio
 
+    if not pool:
+        return
     try:
         await asyncio.wait_for(
-            redis.publish(doorbell_channel(settings), ring_message(at)), RING_TIMEOUT_S
+            redis.publish(doorbell_channel(settings, pool), ring_message(at)), RING_TIMEOUT_S
         )
     except Exception as exc:  # the safety-net poll still finds the run
         log.debug("worker doorbell not rung: %s", exc)
 
 
-def ring_sync(settings: Settings, *, at: datetime | None = None) -> None:
-    """Ring the workers from synchronous code (a stopping worker handing runs back)."""
+def ring_sync(settings: Settings, pool: str, *, at: datetime | None = None) -> None:
+    """Ring `pool`'s workers from synchronous code (a stopping worker handing runs back)."""
     import redis
 
     try:
@@ -64,6 +66,6 @@ def ring_sync(settings: Settings, *, at: datetime | None = None) -> None:
             settings.redis_url, socket_connect_timeout=RING_TIMEOUT_S, socket_timeout=RING_TIMEOUT_S
         )
         with contextlib.closing(client):
-            client.publish(doorbell_channel(settings), ring_message(at))
+            client.publish(doorbell_channel(settings, pool), ring_message(at))
     except Exception as exc:
         log.debug("worker doorbell not rung: %s", exc)

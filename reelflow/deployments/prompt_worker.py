@@ -27,9 +27,9 @@ from reelflow.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-# Rings closer than this share one poll: a burst of 100 triggers costs each worker one poll a
-# second, not one per trigger (the server answers the triggers meanwhile).
-MIN_GAP_S = 1.0
+# Rings closer than this share one poll: during a burst of triggers a worker polls no more often
+# than Prefect's default interval would (on SQLite every poll competes with the triggers' writes).
+MIN_GAP_S = 2.0
 LATEST_WAKE_S = 24 * 3600  # a ring for a run due later than this is left to the regular poll
 REDIS_RETRY_S = (1.0, 2.0, 5.0, 10.0, 30.0)
 
@@ -91,7 +91,7 @@ class PromptWorker(ProcessWorker):
             try:
                 client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=2.0)
                 async with client, client.pubsub() as pubsub:
-                    await pubsub.subscribe(doorbell_channel(settings))
+                    await pubsub.subscribe(doorbell_channel(settings, self._work_pool_name))
                     failures = 0
                     self.ring()  # rings may have been missed while away: look once
                     async for message in pubsub.listen():

@@ -88,7 +88,12 @@ def _kill_session(pid: int) -> None:
         os.kill(pid, signal.SIGKILL)
 
 
-def hand_back(api_url: str, runs: list[FlowRunProcess], settings: Settings | None = None) -> None:
+def hand_back(
+    api_url: str,
+    runs: list[FlowRunProcess],
+    settings: Settings | None = None,
+    pool: str | None = None,
+) -> None:
     """Kill each run's processes, then put the run back in its queue (same id, `Scheduled`)."""
     import asyncio
 
@@ -119,7 +124,8 @@ def hand_back(api_url: str, runs: list[FlowRunProcess], settings: Settings | Non
     if settings is not None:
         from reelflow.deployments.doorbell import ring_sync
 
-        ring_sync(settings)  # another worker may take them at once
+        if pool:
+            ring_sync(settings, pool)  # another worker may take them at once
         for run in runs:
             _report_queued(settings, run.flow_run_id)
 
@@ -196,7 +202,7 @@ class WorkerProcess:
             runs = [r for r in runs if _alive(r.pid)]
         api_url = self.env.get("PREFECT_API_URL")
         if runs and api_url:
-            hand_back(api_url, runs, settings)
+            hand_back(api_url, runs, settings, self.pool)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=10)

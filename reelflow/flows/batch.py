@@ -113,7 +113,7 @@ async def generate_batch(
             )
             for item in items
         ]
-        await _ring_workers(settings)  # the children wait in the reel pool: look now
+        await _ring_workers(settings, {run.work_pool_name for run in created})
         children = await _follow([run.id for run in created], done)
     else:
         children = await asyncio.gather(*(inline(item) for item in items))
@@ -124,14 +124,16 @@ async def generate_batch(
     return output
 
 
-async def _ring_workers(settings: Settings) -> None:
+async def _ring_workers(settings: Settings, pools: set[str | None]) -> None:
+    """The children wait in their reel pool: its workers look now, not at their next poll."""
     import redis.asyncio as aioredis
 
     from reelflow.deployments.doorbell import ring
 
     client = aioredis.Redis.from_url(settings.redis_url, socket_connect_timeout=1.0)
     async with client:
-        await ring(client, settings)
+        for pool in pools:
+            await ring(client, settings, pool)
 
 
 async def _inline(spec: ReelSpec, context: RunContext) -> ChildResult:

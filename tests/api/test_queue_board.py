@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import UTC, datetime
 
+import pytest
 from prefect.client.orchestration import PrefectClient
 
 from reelflow.api import queue_board
-from reelflow.api.queue_board import QueueBoard
+from reelflow.api.queue_board import QueueBoard, QueueSpot, QueueView
 from reelflow.deployments.pools import ensure_pools
 
 
@@ -43,3 +45,19 @@ def test_a_refresh_reads_runs_and_limits_and_the_slow_part_once_a_minute(prefect
     assert later["POST /flow_runs/filter"] == 2 and all(later[k] for k in queues)
     assert views[1].priorities == views[0].priorities and views[0].priorities
     assert views[1].typical_run_s == views[0].typical_run_s
+
+
+def test_a_long_queue_is_read_less_often():
+    now = datetime.now(UTC)
+
+    def view(waiting: int) -> QueueView:
+        spots = {
+            str(i): QueueSpot(str(i), "cpu", "standard", i + 1, waiting, now, None, "u")
+            for i in range(waiting)
+        }
+        return QueueView(taken_at=now, spots=spots)
+
+    board = QueueBoard(None, refresh_s=5.0)
+    assert board._interval(None) == 5.0
+    assert board._interval(view(10)) == 5.0
+    assert board._interval(view(100)) == pytest.approx(15.0)

@@ -42,7 +42,7 @@ def test_scheduled_run_waits_then_cancels(client, alice, deployed, rclient, api_
     project_id = make_project(client, alice)
     url = f"{API}/video/generate-advanced/{project_id}"
     doorbell = rclient.pubsub()
-    doorbell.subscribe(doorbell_channel(api_settings))
+    doorbell.subscribe(doorbell_channel(api_settings, "cpu"))
     with client.websocket_connect(f"/ws/{alice.id}?token={alice.token}") as socket:
         response = client.post(
             url, headers=alice.headers, json={"quality": "low", "scheduled_time": LATER}

@@ -109,7 +109,7 @@ def test_a_ring_a_freed_slot_and_a_due_time_start_runs_without_waiting_for_the_p
         # second starts when the first ends, with no ring and no poll.
         first, second = create(), create()
         rung = time.monotonic()
-        ring_sync(settings)
+        ring_sync(settings, "cpu")
         runs = _wait(prefect_server, [first], lambda r: r[first].state.type.value != "SCHEDULED",
                      timeout_s=20)  # fmt: skip
         assert runs[first].state.type.value != "SCHEDULED", log.read_text()[-2000:]
@@ -126,7 +126,7 @@ def test_a_ring_a_freed_slot_and_a_due_time_start_runs_without_waiting_for_the_p
         # 2. A run due in 6 s, announced with its time: it starts when due, not before.
         at = datetime.now(UTC) + timedelta(seconds=6)
         later = create(scheduled_time=at)
-        ring_sync(settings, at=at)
+        ring_sync(settings, "cpu", at=at)
         runs = _wait(prefect_server, [later], lambda r: r[later].state.type.value != "SCHEDULED",
                      timeout_s=25)  # fmt: skip
         assert runs[later].state.type.value != "SCHEDULED"

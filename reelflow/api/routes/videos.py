@@ -244,7 +244,7 @@ async def _start_admitted(
         await release(services.redis, services.settings, admission)
         raise
     await confirm(services.redis, services.settings, admission, str(flow_run.id))
-    await ring(services.redis, services.settings, at=scheduled_time)
+    await ring(services.redis, services.settings, flow_run.work_pool_name, at=scheduled_time)
     return flow_run, flow_run.work_queue_name or admission.work_queue
 
 
