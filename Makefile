@@ -29,7 +29,7 @@ demo: $(VENV)/.installed-run compile
 test: $(VENV)/.installed-dev compile
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2 --dist loadscope --no-loadscope-reorder
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check --fix .

@@ -14,6 +14,42 @@ from reelflow.settings import Settings
 from tests import mediatools
 from tests.services import missing_service
 
+# `make test` runs the suite on two xdist workers (`-n 2 --dist loadscope`, scheduled by the
+# groups below): most of the multi-host and reliability stacks' time is spent waiting (missed
+# heartbeats, queued reels), so the rest of the suite runs beside them. Those stacks share one
+# group, so they never run at once and never compete with each other for the two cores, and it
+# goes first, so the longest chain starts at once; the API package shares its package-scoped
+# worker and server as one group; every other module is a group of its own (its module
+# fixtures are made once). The groups are given by a scheduler, not `xdist_group` marks:
+# pytest 9.2 no longer lets xdist's loadgroup rename the node ids it reads them from.
+STACKS = ("tests/multihost/", "tests/reliability/")
+
+
+def xdist_group_of(nodeid: str) -> str:
+    """The xdist group of a test: `stacks`, `api`, or its module's path."""
+    path = nodeid.split("::", 1)[0]
+    if path.startswith(STACKS):
+        return "stacks"
+    if path.startswith("tests/api/"):
+        return "api"
+    return path
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: xdist_group_of(item.nodeid) != "stacks")  # stable: stacks first
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log):
+    """Send each group to one worker, in collection order (see `xdist_group_of`)."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class GroupScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return xdist_group_of(nodeid)
+
+    return GroupScheduling(config, log)
+
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
@@ -91,3 +127,21 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}),
     ):
         yield PREFECT_API_URL.value()
+
+
+@pytest.fixture(scope="session")
+def deployed_once(prefect_server: str) -> str:
+    """prefect.yaml deployed once on the session's server (pools and queues too)."""
+    from tests.deployed import deploy
+
+    deploy(prefect_server)
+    return prefect_server
+
+
+@pytest.fixture
+def deployed(deployed_once: str) -> str:
+    """The session's deployments, with no run an earlier test left waiting or running."""
+    from tests.deployed import cancel_unfinished_runs
+
+    cancel_unfinished_runs(deployed_once)
+    return deployed_once

@@ -23,7 +23,8 @@ from reelflow.api.app import create_app
 from reelflow.api.config import ApiConfig
 from reelflow.settings import Settings
 from reelflow.store import Store
-from tests.api.helpers import ApiUser, Worker, deploy, start_worker
+from tests.api.helpers import ApiUser, Worker, start_worker
+from tests.deployed import cancel_unfinished_runs
 from tests.redis_server import free_port
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -70,10 +71,10 @@ def api_config(api_settings: Settings) -> ApiConfig:
 
 
 @pytest.fixture(scope="package")
-def deployed(prefect_server: str) -> str:
-    """prefect.yaml deployed on the session's Prefect server (pools and queues too)."""
-    deploy(prefect_server)
-    return prefect_server
+def deployed(deployed_once: str) -> str:
+    """prefect.yaml deployed on the session's Prefect server, no run of another test pending."""
+    cancel_unfinished_runs(deployed_once)
+    return deployed_once
 
 
 @pytest.fixture(scope="package")

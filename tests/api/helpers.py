@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reelflow.deployments.stack import REPO_ROOT, stop_group
+from reelflow.deployments.stack import stop_group
 from reelflow.settings import Settings
 
 PREFECT = str(Path(sys.executable).parent / "prefect")
@@ -41,30 +41,6 @@ def child_env(api_url: str, settings: Settings) -> dict[str, str]:
         REELFLOW_REDIS_URL=settings.redis_url,
         REELFLOW_REDIS_KEY_PREFIX=settings.redis_key_prefix,
         REELFLOW_ENABLE_GPU_ACCELERATION="false",
-    )
-
-
-def deploy(api_url: str) -> None:
-    """Pools, queues and every deployment of prefect.yaml on the server at `api_url`."""
-    import asyncio
-
-    from prefect.client.orchestration import PrefectClient
-
-    from reelflow.deployments.pools import ensure_pools
-
-    async def pools() -> None:
-        async with PrefectClient(api=api_url) as client:
-            await ensure_pools(client)
-
-    asyncio.run(pools())
-    env = dict(os.environ, PREFECT_API_URL=api_url)
-    subprocess.run(
-        [PREFECT, "--no-prompt", "deploy", "--all"],
-        cwd=REPO_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=180,
     )
 
 

@@ -16,7 +16,7 @@ from prefect.client.orchestration import PrefectClient
 
 from reelflow.deployments.pools import ensure_pools
 from reelflow.deployments.queues import queue_priorities
-from reelflow.deployments.stack import REPO_ROOT, stop_group, wait_for_health
+from reelflow.deployments.stack import stop_group, wait_for_health
 from reelflow.engine.ffmpeg import probe
 from tests.flows.helpers import flow_events
 from tests.redis_server import free_port
@@ -36,7 +36,8 @@ def child_env(api_url: str, tmp_path: Path, prefix: str) -> dict[str, str]:
     )
 
 
-def test_cpu_deployment_runs_through_a_process_worker(prefect_server, tmp_path, rclient, prefix):
+def test_cpu_deployment_runs_through_a_process_worker(deployed, tmp_path, rclient, prefix):
+    prefect_server = deployed
     env = child_env(prefect_server, tmp_path, prefix)
 
     async def bootstrap() -> None:
@@ -56,10 +57,6 @@ def test_cpu_deployment_runs_through_a_process_worker(prefect_server, tmp_path, 
             assert pool.base_job_template["job_configuration"] == {"env": "{{ env }}"}
 
     asyncio.run(bootstrap())
-    subprocess.run(
-        [PREFECT, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, env=env, check=True,
-        capture_output=True, timeout=180,
-    )  # fmt: skip
     worker = subprocess.Popen(
         [PREFECT, "worker", "start", "--pool", "cpu"], env=env, start_new_session=True,
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -16,12 +16,10 @@ import pytest
 from prefect.client.orchestration import PrefectClient
 
 from reelflow.deployments.doorbell import due_time, ring_message, ring_sync
-from reelflow.deployments.pools import ensure_pools
-from reelflow.deployments.stack import REPO_ROOT, stop_group
+from reelflow.deployments.stack import stop_group
 from reelflow.settings import Settings
 
 pytestmark = pytest.mark.slow
-PREFECT = str(Path(sys.executable).parent / "prefect")
 SPEC = {"script": "Ring the bell.", "voice": "espeak:en-us", "quality": "low",
         "music": {"preset": "none"}, "effects": {"preset": "none"}}  # fmt: skip
 POLL_S = 60
@@ -77,18 +75,11 @@ def test_ring_message_round_trip():
 
 
 def test_a_ring_a_freed_slot_and_a_due_time_start_runs_without_waiting_for_the_poll(
-    prefect_server, tmp_path, rclient, prefix
+    deployed, tmp_path, rclient, prefix
 ):
+    prefect_server = deployed
     env = _env(prefect_server, tmp_path, prefix)
     settings = Settings(redis_key_prefix=prefix)
-
-    async def pools() -> None:
-        async with PrefectClient(api=prefect_server) as client:
-            await ensure_pools(client)
-
-    asyncio.run(pools())
-    subprocess.run([PREFECT, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, env=env,
-                   check=True, capture_output=True, timeout=180)  # fmt: skip
     log = tmp_path / "worker.log"
     with open(log, "ab") as out:
         worker = subprocess.Popen(
@@ -132,5 +123,8 @@ def test_a_ring_a_freed_slot_and_a_due_time_start_runs_without_waiting_for_the_p
         assert runs[later].state.type.value != "SCHEDULED"
         taken = _taken_at(prefect_server, later)
         assert at - timedelta(seconds=1.5) <= taken <= at + timedelta(seconds=5), (at, taken)
+        # leave no run holding a pool slot for the next test
+        runs = _wait(prefect_server, [later], all_final, timeout_s=60)
+        assert runs[later].state.is_completed(), runs
     finally:
         stop_group(worker)

@@ -14,14 +14,12 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import PrefectClient
 
-from reelflow.deployments.pools import ensure_pools
-from reelflow.deployments.stack import REPO_ROOT, stop_group
+from reelflow.deployments.stack import stop_group
 from reelflow.deployments.worker import HANDED_BACK
 from reelflow.engine.ffmpeg import probe
 from tests.flows.helpers import flow_events
 
 pytestmark = pytest.mark.slow
-PREFECT = str(Path(sys.executable).parent / "prefect")
 SCRIPT = (
     "A worker that is told to stop must not lose the reel it is rendering. It freezes, "
     "gives the reel back to the queue, and another worker finishes it from the cache."
@@ -57,16 +55,9 @@ def _state(api_url: str, run_id):
     return asyncio.run(read())
 
 
-def test_a_stopped_worker_hands_back_its_reel(prefect_server, tmp_path, rclient, prefix):
+def test_a_stopped_worker_hands_back_its_reel(deployed, tmp_path, rclient, prefix):
+    prefect_server = deployed
     env = _env(prefect_server, tmp_path, prefix)
-
-    async def pools() -> None:
-        async with PrefectClient(api=prefect_server) as client:
-            await ensure_pools(client)
-
-    asyncio.run(pools())
-    subprocess.run([PREFECT, "--no-prompt", "deploy", "--all"], cwd=REPO_ROOT, env=env,
-                   check=True, capture_output=True, timeout=180)  # fmt: skip
     first = _worker(env, tmp_path / "worker-1.log", grace=0)
     second = None
     try:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 from websockets.sync.client import connect
@@ -145,10 +146,25 @@ def outputs_of(root: Path, task_id: str) -> list[str]:
 
 def render_started(stack: Stack, token: str, task_id: str, *, timeout_s: float = 240) -> None:
     deadline = time.monotonic() + timeout_s
+    status: dict = {}
     with stack.client(token) as client:
         while time.monotonic() < deadline:
             status = client.get(f"/api/v1/video/task-status/{task_id}").json()
             if status.get("stage") == "render" and float(status.get("progress") or 0) > 71:
                 return
             time.sleep(0.2)
-    raise AssertionError(f"{task_id} never started rendering")
+    raise AssertionError(
+        f"{task_id} never started rendering; last status {status}; "
+        f"active runs on the server: {active_runs(stack.prefect_url)}"
+    )
+
+
+def active_runs(prefect_url: str) -> list[tuple[str, str, str | None]]:
+    """(run id, state name, pool) of every run not yet final: what holds or waits for a slot."""
+    response = httpx.post(
+        f"{prefect_url}/flow_runs/filter",
+        json={"flow_runs": {"state": {"type": {"any_": ["SCHEDULED", "PENDING", "RUNNING",
+                                                         "CANCELLING", "PAUSED"]}}}},
+        timeout=10,
+    )  # fmt: skip
+    return [(r["id"], r["state_name"], r.get("work_pool_name")) for r in response.json()]
