@@ -68,13 +68,19 @@ async def cancel_runs(services: Services, runs: list[Task]) -> dict[str, str]:
 
 async def forget_runs(services: Services, user_id: str, run_ids: list[str]) -> None:
     """Delete the runs' Redis status, history and idempotency keys and their place in the
-    user's task index."""
+    user's task index, and mark them forgotten: an event still on its way (the relay's
+    `cancelled`, a hook of a run that was stopping) is then dropped instead of bringing the
+    run's keys back. The mark lives as long as a run's history would have."""
     if not run_ids:
         return
     keys = ProgressKeys.from_settings(services.settings)
-    names = [name for r in run_ids for name in (keys.status(r), keys.events(r), keys.seen(r))]
-    await services.redis.delete(*names)
-    await services.redis.zrem(keys.user_tasks(user_id), *run_ids)
+    ttl_s = int(services.settings.progress_ttl_s)
+    pipe = services.redis.pipeline(transaction=True)
+    for run_id in run_ids:
+        pipe.set(keys.forgotten(run_id), "1", ex=ttl_s)
+    pipe.delete(*[name for r in run_ids for name in (keys.status(r), keys.events(r), keys.seen(r))])
+    pipe.zrem(keys.user_tasks(user_id), *run_ids)
+    await pipe.execute()
 
 
 def remove_derived_files(

@@ -46,6 +46,11 @@ class ProgressKeys:
         """Sorted set of the event ids already stored for one run."""
         return f"{self.prefix}:seen:{task_id}"
 
+    def forgotten(self, task_id: str) -> str:
+        """Marker of a run whose history was deleted (its project went): later events of it
+        are dropped, so a late writer (relay, hook, spool) cannot bring its keys back."""
+        return f"{self.prefix}:forgotten:{task_id}"
+
     def user_tasks(self, user_id: str) -> str:
         """Sorted set of one user's task ids, scored by last update time."""
         return f"{self.prefix}:user:{user_id}:tasks"

@@ -3,7 +3,8 @@
 A Lua script does everything in one step, so no reader ever sees the stream ahead of the hash
 and no two writers interleave:
 
-1. skip the event if its `event_id` is already stored (redelivery after an outage is harmless);
+1. skip the event if its `event_id` is already stored (redelivery after an outage is harmless)
+   or its run was forgotten (its project deleted: a late writer must not bring the run back);
 2. append it to the run's stream (history for replay);
 3. update the status hash only if the event is newer: a higher `seq` within the same attempt, a
    terminal status is only replaced by a later terminal one, and a newer attempt (a resubmitted
@@ -25,7 +26,7 @@ from typing import Any
 from reelflow.progress.events import TERMINAL, ProgressEvent, utc_now
 from reelflow.progress.keys import ProgressKeys
 
-EMIT_DUPLICATE = 0  # event_id already stored: nothing written
+EMIT_DUPLICATE = 0  # event_id already stored, or the run forgotten: nothing written
 EMIT_APPLIED = 1  # stored and now the run's latest state
 EMIT_STALE = 2  # not the run's latest state: kept in the stream (same attempt) or dropped
 # (an older attempt's, which viewers must never see)
@@ -39,7 +40,7 @@ _TERMINAL_LUA = ", ".join(f"{status} = true" for status in sorted(TERMINAL))
 _NOTIFIED_LUA = ", ".join(f"{status} = true" for status in sorted(NOTIFIED))
 
 EMIT_LUA = f"""
-local status_key, stream_key, seen_key = KEYS[1], KEYS[2], KEYS[3]
+local status_key, stream_key, seen_key, forgotten_key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local task_id, event_id, seq_s, status, user_id, event_json =
   ARGV[1], ARGV[2], ARGV[3], ARGV[5], ARGV[6], ARGV[7]
 local ttl, maxlen = tonumber(ARGV[8]), tonumber(ARGV[9])
@@ -49,6 +50,7 @@ local TERMINAL = {{{_TERMINAL_LUA}}}
 local NOTIFIED = {{{_NOTIFIED_LUA}}}
 local function num(v) if v then return tonumber(v) end return nil end
 
+if redis.call('EXISTS', forgotten_key) == 1 then return 0 end
 if ARGV[14] == '1' and redis.call('EXISTS', status_key) == 1 then return 3 end
 if redis.call('ZSCORE', seen_key, event_id) then return 0 end
 redis.call('ZADD', seen_key, seq_s, event_id)
@@ -151,7 +153,12 @@ def emit_call(
     ]
     for name, value in status_fields(event).items():
         args += [name, value]
-    task_keys = [keys.status(event.task_id), keys.events(event.task_id), keys.seen(event.task_id)]
+    task_keys = [
+        keys.status(event.task_id),
+        keys.events(event.task_id),
+        keys.seen(event.task_id),
+        keys.forgotten(event.task_id),
+    ]
     return task_keys, args
 
 

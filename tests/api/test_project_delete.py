@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 import redis
 
+from reelflow.progress.events import ProgressEvent
 from reelflow.progress.keys import ProgressKeys
+from reelflow.progress.redis_sink import RedisProgressSink
 from reelflow.tasks.caching import user_cache_root
 from tests.api.helpers import follow, make_project
 from tests.api.test_triggers import flow_run
@@ -86,6 +88,14 @@ def test_delete_cancels_the_projects_runs_and_removes_its_outputs_history_and_ca
     assert done not in rclient.zrange(keys.user_tasks(alice.id), 0, -1)
     assert _entries(alice_cache) == set()
     assert client.get(f"{API}/projects/{mine}", headers=alice.headers).status_code == 404
+    # an event still on its way (the relay's `cancelled`, a stopping run's hook) is dropped
+    late = RedisProgressSink(api_settings)
+    for run_id in (done, waiting):
+        late.emit(ProgressEvent(task_id=run_id, user_id=alice.id, status="cancelled",
+                                progress=0, seq=99))  # fmt: skip
+    late.close()
+    assert _run_keys(rclient, keys, done) == [] and _run_keys(rclient, keys, waiting) == []
+    assert done not in rclient.zrange(keys.user_tasks(alice.id), 0, -1)
 
     # Bob's project, render, history and cache are untouched.
     assert (outputs / bobs).is_dir() and _run_keys(rclient, keys, bobs)
