@@ -55,6 +55,19 @@ class PromptWorker(ProcessWorker):
         if self._wake is not None:
             self._wake.set()
 
+    async def run(self, flow_run, configuration, task_status=None):
+        """Start the flow-run process as `python -m prefect.engine`, with no supervisor.
+
+        With no command in the job template, Prefect 3.8 starts a workspace supervisor process
+        that prepares per-deployment dependencies and then starts the engine: a second Python
+        start and Prefect import on the render cores for every reel. reelflow's deployments
+        run the installed package (no pull steps, no dependencies to resolve), so the worker
+        starts the engine command itself; crashed and cancellation hooks then run in the worker,
+        from the flow loaded by its entrypoint.
+        """
+        configuration._command_configured = True  # the engine command prepare_for_flow_run set
+        return await super().run(flow_run, configuration, task_status)
+
     async def _submit_run_and_capture_errors(self, flow_run, task_status=None):
         try:
             return await super()._submit_run_and_capture_errors(flow_run, task_status)

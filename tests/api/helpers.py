@@ -14,7 +14,6 @@ from typing import Any
 from reelflow.deployments.stack import stop_group
 from reelflow.settings import Settings
 
-PREFECT = str(Path(sys.executable).parent / "prefect")
 SHORT_SCRIPT = "Tiny reel."
 
 
@@ -58,12 +57,12 @@ class Worker:
 
 
 def start_worker(api_url: str, settings: Settings, pool: str = "cpu") -> Worker:
-    """A process worker on `pool`, logging to a file under the data folder."""
+    """`reelflow worker` on `pool`, logging to a file under the data folder."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     log = settings.data_dir / f"worker-{pool}.log"
     with open(log, "ab") as out:
         process = subprocess.Popen(
-            [PREFECT, "worker", "start", "--pool", pool],
+            [sys.executable, "-m", "reelflow.cli", "worker", "--pool", pool],
             env=child_env(api_url, settings),
             start_new_session=True,
             stdout=out,

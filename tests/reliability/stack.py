@@ -158,7 +158,7 @@ class Stack:
 
     def start_worker(self, name: str, pool: str = "cpu") -> subprocess.Popen:
         return self._spawn(
-            name, [str(BIN / "prefect"), "worker", "start", "--pool", pool], self.env()
+            name, [sys.executable, "-m", "reelflow.cli", "worker", "--pool", pool], self.env()
         )
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str]) -> subprocess.Popen:
