@@ -164,7 +164,7 @@ async def queue_spot(services: Services, task_id: str) -> QueueOut | None:
     if board is None:
         return None
     try:
-        spot = (await board.view()).spots.get(task_id)
+        spot = (await board.view([task_id])).spots.get(task_id)
     except _PREFECT_ERRORS as exc:
         log.warning("queue positions unavailable: %s", exc)
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Awaitable
@@ -23,6 +24,7 @@ from reelflow.api.config import ApiConfig
 from reelflow.api.errors import unavailable
 from reelflow.api.queue_board import QueueBoard
 from reelflow.api.relay import LifecycleWriter
+from reelflow.progress.reader import statuses_of
 from reelflow.settings import Settings
 from reelflow.store import Store
 
@@ -62,7 +64,9 @@ class Services:
         """Queue positions of waiting reels (None without a Prefect API)."""
         if self._queue_board is None and self.prefect is not None:
             self._queue_board = QueueBoard(
-                self.prefect, refresh_s=self.settings.queue_status_refresh_s
+                self.prefect,
+                refresh_s=self.settings.queue_status_refresh_s,
+                statuses=functools.partial(statuses_of, self.redis, self.settings),
             )
         return self._queue_board
 

@@ -242,7 +242,7 @@ class Viewer:
                     for s in await user_tasks(self.services.redis, self.settings, self.user.id)
                     if s["status"] == "queued"
                 ]
-                view = await board.view() if waiting else None
+                view = await board.view(waiting) if waiting else None
             except Exception as exc:  # Redis or Prefect away: positions resume when they are back
                 log.debug("queue positions for %s unavailable: %s", self.user.id, exc)
                 continue

@@ -42,6 +42,23 @@ async def get_status(
     return decode_status(raw)
 
 
+async def statuses_of(
+    client: aioredis.Redis, settings: Settings, task_ids: list[str]
+) -> dict[str, str | None]:
+    """Each run's progress status name (``queued``, ``running``...), None where unknown."""
+    if not task_ids:
+        return {}
+    keys = ProgressKeys.from_settings(settings)
+    async with client.pipeline(transaction=False) as pipe:
+        for task_id in task_ids:
+            pipe.hget(keys.status(task_id), "status")
+        values = await pipe.execute()
+    return {
+        t: (v.decode() if isinstance(v, bytes) else v)
+        for t, v in zip(task_ids, values, strict=True)
+    }
+
+
 async def replay(
     client: aioredis.Redis, settings: Settings, task_id: str, after_seq: int = 0
 ) -> list[ProgressEvent]:
