@@ -14,13 +14,13 @@ import logging
 import time
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from uuid import UUID
 
 import redis.asyncio as aioredis
 from prefect.client.orchestration import PrefectClient
 
 from reelflow.api.cancellation import stop_tasks
 from reelflow.api.config import ApiConfig
+from reelflow.api.creation import Deployment, RunCreator
 from reelflow.api.errors import unavailable
 from reelflow.api.queue_board import QueueBoard
 from reelflow.api.relay import LifecycleWriter
@@ -49,15 +49,17 @@ class Services:
     background: list[asyncio.Task] = field(default_factory=list)
     lifecycle: LifecycleWriter | None = None
     _queue_board: QueueBoard | None = None
-    deployment_ids: dict[str, UUID] = field(default_factory=dict)  # name -> id, see triggers
-    _creations: asyncio.Semaphore | None = None
+    deployment_ids: dict[str, Deployment] = field(default_factory=dict)  # by name, see triggers
+    _creator: RunCreator | None = None
 
     @property
-    def run_creations(self) -> asyncio.Semaphore:
-        """Held while creating a flow run (`api_run_creations` at once, see triggers)."""
-        if self._creations is None:
-            self._creations = asyncio.Semaphore(self.settings.api_run_creations)
-        return self._creations
+    def run_creator(self) -> RunCreator:
+        """Creates flow runs, `api_run_creations` requests at once (see api/creation.py)."""
+        if self._creator is None:
+            self._creator = RunCreator(
+                self.require_prefect(), slots=self.settings.api_run_creations
+            )
+        return self._creator
 
     @property
     def queue_board(self) -> QueueBoard | None:

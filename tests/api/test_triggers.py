@@ -240,14 +240,16 @@ def test_a_remembered_deployment_id_survives_a_redeploy(deployed):
                                        deployment_ids=ids)  # fmt: skip
 
             one = await trigger("k1")
-            assert one.deployment_id == first_id and ids == {name: first_id}
+            assert (await prefect.read_flow_run(one.id)).deployment_id == first_id
+            assert ids[name].id == first_id
             await prefect.delete_deployment(first_id)
             second_id = await prefect.create_deployment(
                 flow_id=flow_id, name="probe", work_pool_name="cpu", work_queue_name="standard"
             )
             assert second_id != first_id
             two = await trigger("k2")
-            assert two.deployment_id == second_id and ids == {name: second_id}
+            assert (await prefect.read_flow_run(two.id)).deployment_id == second_id
+            assert ids[name].id == second_id
             await prefect.delete_deployment(second_id)  # and its scheduled runs
 
     asyncio.run(scenario())

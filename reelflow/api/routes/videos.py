@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -238,7 +239,8 @@ async def _start_admitted(
             queue=admission.work_queue,
             scheduled_time=scheduled_time,
             deployment_ids=services.deployment_ids,
-            creations=services.run_creations,
+            creator=services.run_creator,
+            seen=functools.partial(_started_before, services, user),
         )
     except BaseException:
         await release(services.redis, services.settings, admission)
@@ -246,6 +248,12 @@ async def _start_admitted(
     await confirm(services.redis, services.settings, admission, str(flow_run.id))
     await ring(services.redis, services.settings, flow_run.work_pool_name, at=scheduled_time)
     return flow_run, flow_run.work_queue_name or admission.work_queue
+
+
+async def _started_before(services: Services, user: User, run_id) -> bool:
+    """Whether the API started this run for `user` before (an idempotency key's earlier run)."""
+    store = await services.store()
+    return await asyncio.to_thread(store.get_task, user.id, str(run_id)) is not None
 
 
 def _check_size(services: Services, parameters: dict[str, Any], *, field: str) -> None:

@@ -1,0 +1,162 @@
+"""Triggers that arrive together are created in one request to Prefect, each run as its own
+(queue, key, state); a run that existed before is read back for its current state, a new one
+is not; one run the server refuses fails alone: against the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from prefect.client.orchestration import PrefectClient
+from prefect.client.schemas.actions import DeploymentFlowRunCreate
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+from prefect.client.schemas.objects import StateType
+from prefect.states import Cancelled, Scheduled, to_state_create
+
+from reelflow.api.creation import Deployment, RunCreator, RunRefused
+from reelflow.api.triggers import start_run
+
+LATER = datetime.now(UTC) + timedelta(days=1)  # nothing picks these runs up
+
+
+async def _read(prefect: PrefectClient, ids: list) -> dict:
+    """The runs as the server keeps them, by id."""
+    found = await prefect.read_flow_runs(
+        flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)), limit=len(ids)
+    )
+    return {r.id: r for r in found}
+
+
+def _scenario(api_url: str, body):
+    """Run `body(prefect, deployment_name, deployment, requests)` on a probe deployment."""
+    requests: Counter[str] = Counter()
+
+    async def count(request) -> None:
+        requests[f"{request.method} {request.url.path.split('/api', 1)[1]}"] += 1
+
+    async def scenario():
+        hooks = {"event_hooks": {"request": [count]}}
+        async with PrefectClient(api=api_url, httpx_settings=hooks) as prefect:
+            flow_id = await prefect.create_flow_from_name(f"probe-{uuid.uuid4().hex[:8]}")
+            flow = await prefect.read_flow(flow_id)
+            deployment_id = await prefect.create_deployment(
+                flow_id=flow_id, name="probe", work_pool_name="cpu", work_queue_name="standard"
+            )
+            try:
+                requests.clear()
+                deployment = Deployment(deployment_id, "cpu")
+                return await body(prefect, f"{flow.name}/probe", deployment, requests)
+            finally:
+                await prefect.delete_deployment(deployment_id)  # and its scheduled runs
+
+    return asyncio.run(scenario())
+
+
+def test_triggers_that_arrive_together_share_one_request(deployed):
+    async def body(prefect, name, deployment, requests):
+        queues = sorted(q.name for q in await prefect.read_work_queues(work_pool_name="cpu"))
+        creator = RunCreator(prefect, slots=1)
+        ids = {name: deployment}
+
+        async def trigger(n: int, key: str, seen=None):
+            return await start_run(
+                prefect, name, parameters={"n": n}, key=key, client_key=False,
+                queue=queues[n % len(queues)], scheduled_time=LATER, deployment_ids=ids,
+                creator=creator, seen=seen,
+            )  # fmt: skip
+
+        started: set = set()
+
+        async def seen(run_id) -> bool:  # what the API's store answers
+            return run_id in started
+
+        created = await asyncio.gather(*(trigger(n, f"k{n}", seen) for n in range(8)))
+        during = Counter(requests)
+        started.update(r.id for r in created)
+        requests.clear()
+        again = await trigger(0, "k0", seen)  # a retry: k0's run, read back for its state
+        retry_requests = Counter(requests)
+        await prefect.set_flow_run_state(created[1].id, Cancelled(), force=True)
+        after_cancel = await trigger(1, "k1", seen)  # a derived key's run was cancelled
+        stored = await _read(prefect, [r.id for r in created])
+        return created, again, after_cancel, queues, during, retry_requests, stored
+
+    created, again, after_cancel, queues, requests, retry, stored = _scenario(deployed, body)
+    bulk = [k for k in requests if k.endswith("/create_flow_run/bulk")]
+    assert len(bulk) == 1 and 1 <= requests[bulk[0]] <= 3  # 8 triggers, a few requests
+    assert not any(k.endswith("/create_flow_run") for k in requests)
+    assert not any(k.startswith("GET /flow_runs/") for k in requests)  # new: not read back
+    assert len({r.id for r in created}) == 8
+    assert again.id == created[0].id and again.state_type == StateType.SCHEDULED
+    assert sum(n for k, n in retry.items() if k.startswith("GET /flow_runs/")) == 1
+    assert after_cancel.id not in {r.id for r in created}  # a fresh run, on a chained key
+    assert after_cancel.state_type == StateType.SCHEDULED
+    for n, run in enumerate(created):
+        assert run.work_queue_name == queues[n % len(queues)] and run.work_pool_name == "cpu"
+        kept = stored[run.id]
+        assert kept.parameters == {"n": n} and kept.work_queue_name == run.work_queue_name
+        assert kept.idempotency_key == f"k{n}"
+        if n != 1:  # the one cancelled above
+            assert abs((kept.next_scheduled_start_time - LATER).total_seconds()) < 1
+
+
+def test_a_run_the_server_refuses_fails_alone(deployed):
+    def run(key: str, **extra) -> DeploymentFlowRunCreate:
+        return DeploymentFlowRunCreate(
+            state=to_state_create(Scheduled(scheduled_time=LATER)), idempotency_key=key, **extra
+        )
+
+    async def body(prefect, name, deployment, requests):
+        creator = RunCreator(prefect, slots=1)
+        good = [run(f"good{n}") for n in range(3)]
+        bad = run("bad", job_variables={"env": "not an object"})  # the pool's schema says no
+        return await asyncio.gather(
+            *(creator.create(deployment, r) for r in [good[0], bad, *good[1:]]),
+            return_exceptions=True,
+        )
+
+    results = _scenario(deployed, body)
+    assert isinstance(results[1], RunRefused) and "env" in str(results[1])
+    good = [r for i, r in enumerate(results) if i != 1]
+    assert len({r.id for r in good}) == 3
+
+
+def test_a_lone_trigger_is_a_group_of_one(deployed):
+    async def body(prefect, name, deployment, requests):
+        creator = RunCreator(prefect, slots=1)
+        solo = DeploymentFlowRunCreate(
+            state=to_state_create(Scheduled(scheduled_time=LATER)), idempotency_key="solo"
+        )
+        first = await creator.create(deployment, solo)
+        return first, Counter(requests)
+
+    first, requests = _scenario(deployed, body)
+    assert first.state_type == StateType.SCHEDULED
+    bulk = [k for k in requests if k.endswith("/create_flow_run/bulk")]
+    assert [requests[k] for k in bulk] == [1] and sum(requests.values()) == 1
+
+
+@pytest.mark.parametrize("slots", [1, 3])
+def test_every_trigger_of_a_burst_gets_its_own_run(deployed, slots):
+    async def body(prefect, name, deployment, requests):
+        creator = RunCreator(prefect, slots=slots)
+        bodies = [
+            DeploymentFlowRunCreate(
+                parameters={"n": n},
+                state=to_state_create(Scheduled(scheduled_time=LATER)),
+                idempotency_key=f"burst-{n}",
+            )
+            for n in range(40)
+        ]
+        runs = await asyncio.gather(*(creator.create(deployment, b) for b in bodies))
+        stored = await _read(prefect, [r.id for r in runs])
+        return [stored[r.id] for r in runs], Counter(requests)
+
+    runs, requests = _scenario(deployed, body)
+    assert [r.parameters["n"] for r in runs] == list(range(40))
+    assert len({r.id for r in runs}) == 40
+    bulk = next(k for k in requests if k.endswith("/create_flow_run/bulk"))
+    assert requests[bulk] < 40 / 2  # grouped, not one request per run
