@@ -6,8 +6,9 @@ store on SQLite under the data folder), with MAX_PARALLEL_VIDEOS=2, then
 
 1. 6 reels at concurrency 2: the reference throughput;
 2. the pool closed (limit 0), the burst: N reels from 10 users (3 premium) triggered as fast as
-   the API answers, from 10 threads: 50 % standard first, then the premium ones, then the rest;
-   trigger latency p50/p99, errors;
+   the API answers, from `burst_clients` threads (10; 1 sends each trigger when the last one
+   answered): 50 % standard first, then the premium ones, then the rest; trigger latency
+   p50/p99, errors, triggers per second and the CPU each stack process spent per trigger;
 3. 30 s with N runs waiting and nothing rendering: CPU of the Prefect server and the workers
    (with `breakdown`: also the empty stack before the burst, and the N waiting with no viewer,
    so no queue-position reads; `worker_query_s` sets the workers' poll interval);
@@ -140,6 +141,7 @@ def run_backlog(
     burst_only: bool = False,
     breakdown: bool = False,
     worker_query_s: float | None = None,
+    burst_clients: int = 10,
 ) -> dict[str, float]:
     """One stack on `database` (sqlite | postgres); the figures of steps 1-4 (with
     `burst_only`, step 2 alone: a quick look at trigger latency while tuning it)."""
@@ -229,8 +231,18 @@ def run_backlog(
             order += [(premium[i % 3][1], "premium") for i in range(reels * 3 // 10)]
             order += [(standard[i % 7][1], "standard") for i in range(reels - len(order))]
             projects = [(t, project(t, i), plan) for i, (t, plan) in enumerate(order)]
-            with ThreadPoolExecutor(max_workers=10) as pool:
+            roles = dict(stack.processes)
+            cpu_before = {name: tree_cpu_s(p.pid) for name, p in roles.items()}
+            burst_start = time.monotonic()
+            with ThreadPoolExecutor(max_workers=burst_clients) as pool:
                 results = list(pool.map(lambda tp: (trigger(tp[0], tp[1]), tp), projects))
+            burst_s = time.monotonic() - burst_start
+            per_trigger = {name: (tree_cpu_s(p.pid) - cpu_before[name]) / reels * 1000
+                           for name, p in roles.items()}  # fmt: skip
+            log(
+                f"{database}: burst took {burst_s:.1f} s ({reels / burst_s:.1f} triggers/s); CPU "
+                "ms per trigger: " + ", ".join(f"{k} {v:.1f}" for k, v in per_trigger.items())
+            )
             latencies = [ms for (ms, _), _ in results]
             runs = [(task, tp[0], tp[2]) for (_, task), tp in results]
             errors = sum(1 for task, _, _ in runs if task is None)
@@ -239,8 +251,9 @@ def run_backlog(
                 trigger_p99_ms=percentile(latencies, 0.99),
                 trigger_errors=errors,
             )
-            log(f"{database}: burst of {reels}: trigger p50 {figures['trigger_p50_ms']:.0f} ms, "
-                f"p99 {figures['trigger_p99_ms']:.0f} ms, {errors} errors")  # fmt: skip
+            log(f"{database}: burst of {reels} from {burst_clients} clients: trigger p50 "
+                f"{figures['trigger_p50_ms']:.0f} ms, p99 {figures['trigger_p99_ms']:.0f} ms, "
+                f"{errors} errors")  # fmt: skip
             if burst_only:
                 return figures
 

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/load.py [--reels 6] [--qualities low,high]
     .venv/bin/python bench/load.py --backlog 100 [--databases sqlite,postgres] [--breakdown]
+        [--burst-clients 10]
 
 Runs the real stack of tests/reliability/stack.py (Prefect on PostgreSQL, the API on a
 PostgreSQL store, one process worker, a throwaway Redis), sets the reel deployments'
@@ -138,13 +139,21 @@ def main() -> None:
     parser.add_argument(
         "--worker-query-s", type=float, default=None, help="with --backlog: workers' poll interval"
     )
+    parser.add_argument(
+        "--burst-clients",
+        type=int,
+        default=10,
+        help="with --backlog: clients triggering at once (1: each trigger as soon as the last "
+        "one answered)",
+    )
     args = parser.parse_args()
     if args.backlog:
         from bench.backlog import run_backlog
 
         for database in args.databases.split(","):
             run_backlog(database, args.backlog, burst_only=args.burst_only,
-                        breakdown=args.breakdown, worker_query_s=args.worker_query_s)  # fmt: skip
+                        breakdown=args.breakdown, worker_query_s=args.worker_query_s,
+                        burst_clients=args.burst_clients)  # fmt: skip
         return
     with tempfile.TemporaryDirectory(prefix="reelflow-load-") as tmp:
         stack = Stack(Path(tmp), max_parallel=3)

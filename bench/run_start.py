@@ -2,10 +2,11 @@
 
     .venv/bin/python bench/run_start.py [--runs 6] [--rounds 2]
 
-Starts its own Prefect server (SQLite, loopback) and deploys prefect.yaml. Then, in each round,
-Prefect's stock worker (`prefect worker start`, which starts every run through its workspace
-supervisor process) and `reelflow worker` in turn serve the cpu pool (limit 1) and run `--runs`
-tiny reels (a four-word espeak script, low quality, no music, no effects) one after the other.
+Starts its own Prefect server (SQLite, loopback) and deploys prefect.yaml as `reelflow up` does.
+Then, in each round, Prefect's stock worker (`prefect worker start`, which starts every run
+through its workspace supervisor process) and `reelflow worker` in turn serve the cpu pool
+(limit 1) and run `--runs` tiny reels (a four-word espeak script, low quality, no music, no
+effects) one after the other.
 For each reel it reads the run's states from the server: Pending (the worker took it) ->
 Running (the flow-run process has started and imported the flow) is the process start; Pending
 -> Completed the whole reel. Prints every run and each round's medians.
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -69,19 +71,14 @@ def main() -> None:
     )
     os.environ.update(env)
     worker = None
+    failed = False
     try:
-        from prefect.client.orchestration import PrefectClient
         from prefect.deployments import run_deployment
 
-        from reelflow.deployments.pools import ensure_pools
+        from reelflow.deployments.stack import bootstrap
+        from reelflow.settings import Settings
 
-        async def pools() -> None:
-            async with PrefectClient(api=api) as client:
-                await ensure_pools(client)
-
-        asyncio.run(pools())
-        subprocess.run([str(BIN / "prefect"), "--no-prompt", "deploy", "--all"], cwd=ROOT,
-                       env=env, check=True, capture_output=True, timeout=300)  # fmt: skip
+        bootstrap(api, Settings(), env, log=lambda line: None)  # as `reelflow up` deploys
         workers = {
             "prefect worker start": [str(BIN / "prefect"), "worker", "start", "--pool", "cpu",
                                      "--limit", "1"],
@@ -102,6 +99,7 @@ def main() -> None:
                     run = run_deployment("generate-reel/cpu", parameters={"spec": spec},
                                          timeout=300)  # fmt: skip
                     if not run.state.is_completed():
+                        failed = True
                         raise SystemExit(f"{run.id} ended {run.state.name}: see {root}/worker.log")
                     start, total = _durations(api, run.id)
                     starts.append(start)
@@ -120,6 +118,8 @@ def main() -> None:
         if worker is not None:
             stop(worker)
         stop(server)
+        if not failed:  # a failed run's worker log stays for reading
+            shutil.rmtree(root, ignore_errors=True)
 
 
 if __name__ == "__main__":

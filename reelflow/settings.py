@@ -84,9 +84,10 @@ class Settings(BaseSettings):
         ge=1,
         le=64,
         validation_alias=_env("API_RUN_CREATIONS"),
-        description="Flow runs one API process creates at once; more triggers wait their turn. "
-        "On SQLite, concurrent creations collide on the write lock and the Prefect client backs "
-        "off for seconds; one at a time is as fast and never does.",
+        description="Requests creating flow runs that one API process has under way at once; "
+        "triggers arriving meanwhile wait and are created together in the next one "
+        "(reelflow/api/creation.py). One is fastest on SQLite and PostgreSQL alike: larger "
+        "groups cost the server less per run.",
     )
     worker_stop_grace_s: float = Field(
         default=10.0,
