@@ -28,7 +28,7 @@ from prefect.client.schemas.actions import DeploymentFlowRunCreate
 from prefect.client.schemas.objects import StateType
 
 MAX_GROUP = 100  # the server's own cap per request
-REFUSAL_RETRY_S = (0.05, 0.2, 0.5, 1.0, 2.0)
+REFUSAL_RETRY_S = (0.05, 0.2, 0.5, 1.0, 2.0, 4.0)  # ~8 s in all
 
 
 @dataclass(frozen=True)
@@ -58,6 +58,7 @@ class RunRefused(Exception):
 class _Waiting:
     body: dict[str, Any]
     done: asyncio.Future[CreatedRun]
+    taken: bool = False  # a leader has it in a group (sent, or being sent)
 
 
 @dataclass
@@ -88,9 +89,13 @@ class RunCreator:
         queue.append(me)
         try:
             async with self._slots:
-                if not me.done.done():  # nobody took it along: this trigger leads a group
+                # With several slots a group can still be in flight when its members get a
+                # slot: they wait for its answer instead of sending an empty group.
+                if not me.taken:  # nobody took it along: this trigger leads a group
                     group = queue[: self.max_group]
                     del queue[: len(group)]
+                    for waiting in group:
+                        waiting.taken = True
                     # the others' runs must not depend on this caller staying
                     await asyncio.shield(self._send(deployment, group))
         except asyncio.CancelledError:

@@ -34,9 +34,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # Measured with bench/load.py --backlog 100 (docs/scaling.md): what the embedded default costs.
 SQLITE_NOTE = (
-    "Prefect runs on SQLite under the data folder: fine for trying reelflow; a burst of 100 "
-    "triggers took p99 6.3 s each here (PostgreSQL: 0.5 s). For bursts give --database-url "
-    "postgresql+asyncpg://..."
+    "Prefect runs on SQLite under the data folder: a burst of 100 triggers from 10 clients "
+    "took p99 0.6 s each here (PostgreSQL: 0.5 s). For several API processes or hosts give "
+    "--database-url postgresql+asyncpg://..."
 )
 
 

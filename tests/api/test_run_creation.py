@@ -5,6 +5,7 @@ is not; one run the server refuses fails alone: against the real server."""
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -30,12 +31,16 @@ async def _read(prefect: PrefectClient, ids: list) -> dict:
     return {r.id: r for r in found}
 
 
-def _scenario(api_url: str, body):
-    """Run `body(prefect, deployment_name, deployment, requests)` on a probe deployment."""
+def _scenario(api_url: str, body, groups: list[int] | None = None):
+    """Run `body(prefect, deployment_name, deployment, requests)` on a probe deployment;
+    `groups` receives the number of runs of each bulk creation request."""
     requests: Counter[str] = Counter()
 
     async def count(request) -> None:
-        requests[f"{request.method} {request.url.path.split('/api', 1)[1]}"] += 1
+        path = request.url.path.split("/api", 1)[1]
+        requests[f"{request.method} {path}"] += 1
+        if groups is not None and path.endswith("/create_flow_run/bulk"):
+            groups.append(len(json.loads(request.content)))
 
     async def scenario():
         hooks = {"event_hooks": {"request": [count]}}
@@ -153,10 +158,14 @@ def test_every_trigger_of_a_burst_gets_its_own_run(deployed, slots):
         ]
         runs = await asyncio.gather(*(creator.create(deployment, b) for b in bodies))
         stored = await _read(prefect, [r.id for r in runs])
-        return [stored[r.id] for r in runs], Counter(requests)
+        return [stored[r.id] for r in runs]
 
-    runs, requests = _scenario(deployed, body)
+    groups: list[int] = []
+    runs = _scenario(deployed, body, groups)
     assert [r.parameters["n"] for r in runs] == list(range(40))
     assert len({r.id for r in runs}) == 40
-    bulk = next(k for k in requests if k.endswith("/create_flow_run/bulk"))
-    assert requests[bulk] < 40 / 2  # grouped, not one request per run
+    # Grouped, not one request per run. The count of requests is not the measure: on SQLite a
+    # busy machine refuses runs of concurrent groups ("database is locked") and they are sent
+    # again, in smaller groups.
+    assert max(groups) >= 40 - slots - 1, groups
+    assert 0 not in groups, groups  # a group still in flight is not sent again, empty
