@@ -31,16 +31,20 @@ async def _read(prefect: PrefectClient, ids: list) -> dict:
     return {r.id: r for r in found}
 
 
-def _scenario(api_url: str, body, groups: list[int] | None = None):
+def _scenario(api_url: str, body, groups: list[int] | None = None, hold_groups_s: float = 0):
     """Run `body(prefect, deployment_name, deployment, requests)` on a probe deployment;
-    `groups` receives the number of runs of each bulk creation request."""
+    `groups` receives the number of runs of each bulk creation request, and a request for more
+    than one run is held `hold_groups_s` before it leaves (a group still in flight)."""
     requests: Counter[str] = Counter()
 
     async def count(request) -> None:
         path = request.url.path.split("/api", 1)[1]
         requests[f"{request.method} {path}"] += 1
         if groups is not None and path.endswith("/create_flow_run/bulk"):
-            groups.append(len(json.loads(request.content)))
+            size = len(json.loads(request.content))
+            groups.append(size)
+            if size > 1:
+                await asyncio.sleep(hold_groups_s)
 
     async def scenario():
         hooks = {"event_hooks": {"request": [count]}}
@@ -161,7 +165,9 @@ def test_every_trigger_of_a_burst_gets_its_own_run(deployed, slots):
         return [stored[r.id] for r in runs]
 
     groups: list[int] = []
-    runs = _scenario(deployed, body, groups)
+    # The big group is held in flight while the lone leaders' slots come free: its members that
+    # get one must wait for its answer, not send a group of their own.
+    runs = _scenario(deployed, body, groups, hold_groups_s=0.5)
     assert [r.parameters["n"] for r in runs] == list(range(40))
     assert len({r.id for r in runs}) == 40
     # Grouped, not one request per run. The count of requests is not the measure: on SQLite a
