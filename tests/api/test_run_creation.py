@@ -84,6 +84,7 @@ def test_triggers_that_arrive_together_share_one_request(deployed):
 
         created = await asyncio.gather(*(trigger(n, f"k{n}", seen) for n in range(8)))
         during = Counter(requests)
+        during_groups = list(groups)
         started.update(r.id for r in created)
         requests.clear()
         again = await trigger(0, "k0", seen)  # a retry: k0's run, read back for its state
@@ -91,11 +92,15 @@ def test_triggers_that_arrive_together_share_one_request(deployed):
         await prefect.set_flow_run_state(created[1].id, Cancelled(), force=True)
         after_cancel = await trigger(1, "k1", seen)  # a derived key's run was cancelled
         stored = await _read(prefect, [r.id for r in created])
-        return created, again, after_cancel, queues, during, retry_requests, stored
+        return created, again, after_cancel, queues, during, during_groups, retry_requests, stored
 
-    created, again, after_cancel, queues, requests, retry, stored = _scenario(deployed, body)
+    groups: list[int] = []
+    created, again, after_cancel, queues, requests, during_groups, retry, stored = _scenario(
+        deployed, body, groups
+    )
     bulk = [k for k in requests if k.endswith("/create_flow_run/bulk")]
-    assert len(bulk) == 1 and 1 <= requests[bulk[0]] <= 3  # 8 triggers, a few requests
+    # 8 triggers in a few groups (a run SQLite refused under load is sent again, alone)
+    assert len(bulk) == 1 and max(during_groups) >= 4, during_groups
     assert not any(k.endswith("/create_flow_run") for k in requests)
     assert not any(k.startswith("GET /flow_runs/") for k in requests)  # new: not read back
     assert len({r.id for r in created}) == 8
@@ -142,10 +147,13 @@ def test_a_lone_trigger_is_a_group_of_one(deployed):
         first = await creator.create(deployment, solo)
         return first, Counter(requests)
 
-    first, requests = _scenario(deployed, body)
+    groups: list[int] = []
+    first, requests = _scenario(deployed, body, groups)
     assert first.state_type == StateType.SCHEDULED
     bulk = [k for k in requests if k.endswith("/create_flow_run/bulk")]
-    assert [requests[k] for k in bulk] == [1] and sum(requests.values()) == 1
+    # one request (again if SQLite refused it under load), nothing read back
+    assert len(bulk) == 1 and sum(requests.values()) == requests[bulk[0]]
+    assert groups and set(groups) == {1}, groups
 
 
 @pytest.mark.parametrize("slots", [1, 3])
