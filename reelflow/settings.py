@@ -9,6 +9,7 @@ deployments keep working. Nothing is read at import time: call `get_settings()` 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -202,6 +203,13 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=_env("DATABASE_URL"),
         description="SQLAlchemy URL of the project store; SQLite under data_dir by default.",
+    )
+    sqlite_synchronous: Literal["NORMAL", "FULL"] = Field(
+        default="NORMAL",
+        validation_alias=_env("SQLITE_SYNCHRONOUS"),
+        description="SQLite store only: FULL waits for the disk at every commit (survives a power "
+        "cut); NORMAL does not (survives a crashed process; a power cut may lose the last "
+        "commits). Use PostgreSQL (database_url) where neither will do.",
     )
     max_upload_mb: float = Field(
         default=200.0,

@@ -63,6 +63,14 @@ def _drain(settings: Settings) -> int:
         client.close()
 
 
+async def _bounded_warm(warming, timeout_s: float = 10.0) -> None:
+    # A Prefect server that is slow to answer must not hold the API's start.
+    try:
+        await asyncio.wait_for(warming, timeout_s)
+    except TimeoutError:
+        log.info("deployments not looked up within %.0f s of start", timeout_s)
+
+
 def _lifespan(settings: Settings, config: ApiConfig, prefect_url: str | None):
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,6 +88,11 @@ def _lifespan(settings: Settings, config: ApiConfig, prefect_url: str | None):
         if prefect_url:
             relay = relay_prefect_events(services.lifecycle, prefect_url)
             services.background.append(asyncio.create_task(relay, name="prefect-event-relay"))
+            names = [config.reel_deployment, config.batch_deployment]
+            await _bounded_warm(services.intake.warm(names))
+            # runs of tasks a stopped API process accepted but did not create
+            sweeper = services.intake.run_sweeper()
+            services.background.append(asyncio.create_task(sweeper, name="pending-task-sweeper"))
         else:
             log.warning("PREFECT_API_URL is not set: the API cannot start runs")
         try:

@@ -71,16 +71,21 @@ class RunCreator:
     _waiting: dict[UUID, list[_Waiting]] = field(default_factory=dict)
     _slots: asyncio.Semaphore | None = None
 
-    async def create(self, deployment: Deployment, run: DeploymentFlowRunCreate) -> CreatedRun:
-        """Create `run` from the deployment (with the others waiting now) and return it.
+    async def create(
+        self, deployment: Deployment, run: DeploymentFlowRunCreate | dict[str, Any]
+    ) -> CreatedRun:
+        """Create `run` (the model, or its JSON as `model_dump(mode="json",
+        exclude_unset=True)` gives it) from the deployment, with the others waiting now.
 
         Raises what the request raised (``PrefectHTTPStatusError``, ``httpx.HTTPError``) or
         `RunRefused` when the server refused this run alone.
         """
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.slots)
+        if isinstance(run, DeploymentFlowRunCreate):
+            run = run.model_dump(mode="json", exclude_unset=True)
         me = _Waiting(
-            run.model_dump(mode="json", exclude_unset=True),
+            run,
             asyncio.get_running_loop().create_future(),
         )
         # read, so a run whose caller left does not log "exception never retrieved"

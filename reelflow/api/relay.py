@@ -24,6 +24,7 @@ from prefect.events.filters import EventFilter, EventNameFilter
 from prefect.settings import PREFECT_API_URL, temporary_settings
 
 from reelflow.api.cancellation import cancel_requested
+from reelflow.api.intake import task_of_tags
 from reelflow.deployments.recovery import resubmit
 from reelflow.progress import TERMINAL, ProgressEvent, RedisProgressSink
 from reelflow.progress.reader import get_status
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 
 RELAYED = {"prefect.flow-run.Crashed": "crashed", "prefect.flow-run.Cancelled": "cancelled"}
 _RUN_PREFIX = "prefect.flow-run."
+_TAG_PREFIX = "prefect.tag."
 _SEEN_MAX = 10_000
 _BACKOFF_MAX_S = 30.0
 
@@ -120,32 +122,43 @@ async def relay_prefect_events(writer: LifecycleWriter, api_url: str) -> None:
 
 
 async def _resubmit_once(
-    writer: LifecycleWriter, api_url: str, task_id: str, run_count: int
+    writer: LifecycleWriter, api_url: str, run_id: str, run_count: int
 ) -> None:
     """Resubmit a crashed reel once per attempt, whichever API replica sees the event first."""
-    key = f"{writer.settings.redis_key_prefix}:resubmit:{task_id}:{run_count}"
+    key = f"{writer.settings.redis_key_prefix}:resubmit:{run_id}:{run_count}"
     try:
         if not await writer.client.set(key, "1", nx=True, ex=3600):
             return  # another replica (or the stream's replay) already handled this attempt
         async with PrefectClient(api=api_url) as client:
-            if await resubmit(client, task_id):
-                log.info("resubmitted crashed run %s (attempt %d)", task_id, run_count + 1)
+            if await resubmit(client, run_id):
+                log.info("resubmitted crashed run %s (attempt %d)", run_id, run_count + 1)
     except Exception as exc:  # never let recovery break the relay
-        log.warning("could not resubmit crashed run %s: %s", task_id, exc)
+        log.warning("could not resubmit crashed run %s: %s", run_id, exc)
+
+
+def _task_of(event: Any, run_id: str) -> str:
+    """The task a run's event is about: the one its task tag names, else the run itself."""
+    tags = [
+        r.id[len(_TAG_PREFIX) :]
+        for r in getattr(event, "related", None) or []
+        if r.id.startswith(_TAG_PREFIX)
+    ]
+    return task_of_tags(tags) or run_id
 
 
 async def _handle(writer: LifecycleWriter, event: Any, api_url: str) -> None:
     status = RELAYED.get(event.event)
-    task_id = _run_id(event.resource.id)
-    if status is None or task_id is None:
+    run_id = _run_id(event.resource.id)
+    if status is None or run_id is None:
         return
+    task_id = _task_of(event, run_id)
     try:
         run_count = int(event.resource.get("prefect.run-count") or 0)
     except ValueError:
         run_count = 0
     message = event.resource.get("prefect.state-message") or ""
     if status == "crashed":
-        await _resubmit_once(writer, api_url, task_id, run_count)
+        await _resubmit_once(writer, api_url, run_id, run_count)
     try:
         written = await writer.write(
             task_id,

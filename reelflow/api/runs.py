@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,7 @@ API_PREFIX = "/api/v1"
 _PREFECT_ERRORS = (httpx.HTTPError, PrefectHTTPStatusError, OSError)
 # Not started on any infrastructure yet: cancelling means setting Cancelled directly.
 _NOT_STARTED = {StateType.SCHEDULED, StateType.PAUSED}
+CREATION_WAIT_S = 10.0  # a cancel waits this long for a run that is still being created
 
 
 @dataclass
@@ -50,6 +52,12 @@ class RunRef:
     parent_id: str | None = None
     parameters: dict[str, Any] = field(default_factory=dict)
     created_at: datetime | None = None
+    run_id: str | None = None  # the flow run's id (default: the task id)
+    pending: bool = False  # the flow run is still being created (then run_id is None)
+
+    def __post_init__(self) -> None:
+        if self.run_id is None and not self.pending:
+            self.run_id = self.task_id
 
 
 def is_run_id(task_id: str) -> bool:
@@ -76,6 +84,8 @@ async def owner_of(services: Services, user_id: str, task_id: str) -> RunRef | N
             task.parent_id,
             dict(task.parameters or {}),
             task.created_at,
+            task.run_id,
+            task.pending,
         )
     status = await get_status(services.redis, services.settings, task_id)
     if status is not None and status.get("user_id") == user_id:
@@ -123,7 +133,7 @@ async def run_status(services: Services, ref: RunRef) -> TaskStatusOut:
     """The run's status for the task-status endpoint."""
     status = await get_status(services.redis, services.settings, ref.task_id)
     if status is None:
-        status = await _prefect_status(services, ref.task_id)
+        status = await _prefect_status(services, ref)
     done = status.get("status") == "completed"
     children = await batch_children(services, ref) if ref.kind == "batch" else None
     queue = await queue_spot(services, ref.task_id) if status.get("status") == "queued" else None
@@ -181,10 +191,12 @@ def queue_out(spot) -> QueueOut:
     )
 
 
-async def _prefect_status(services: Services, task_id: str) -> dict[str, Any]:
+async def _prefect_status(services: Services, ref: RunRef) -> dict[str, Any]:
+    if ref.run_id is None:
+        return {"status": "queued", "details": "creating the run"}
     client = services.require_prefect()
     try:
-        flow_run = await client.read_flow_run(uuid.UUID(task_id))
+        flow_run = await client.read_flow_run(uuid.UUID(ref.run_id))
     except ObjectNotFound:
         return {"status": "failed", "error": "the run no longer exists in Prefect"}
     except _PREFECT_ERRORS as exc:
@@ -206,11 +218,11 @@ async def batch_children(services: Services, ref: RunRef) -> list[ChildOut]:
             store.list_tasks, ref.user_id, parent_id=ref.task_id, limit=1000
         )
     }
-    if services.prefect is not None:
+    if services.prefect is not None and ref.run_id is not None:
         try:
             runs = await services.prefect.read_flow_runs(
                 flow_run_filter=FlowRunFilter(
-                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[uuid.UUID(ref.task_id)])
+                    parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[uuid.UUID(ref.run_id)])
                 ),
                 limit=200,  # the server's page cap; a batch holds at most 50 reels
             )
@@ -266,9 +278,27 @@ async def cancel_one(services: Services, client, task_id: str) -> str:
     return await _cancel_one(services, client, task_id, main=False)
 
 
+async def flow_run_id(services: Services, task_id: str, *, wait_s: float = CREATION_WAIT_S) -> str:
+    """The flow run of task `task_id` (the id itself for runs the API did not create); waits up
+    to `wait_s` for a run still being created, then 503 (the client may ask again)."""
+    store = await services.store()
+    deadline = time.monotonic() + wait_s
+    while True:
+        task = await asyncio.to_thread(store.find_task, task_id)
+        if task is None or not task.pending:
+            return (task.run_id if task is not None else None) or task_id
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise unavailable("Prefect", "the run is still being created", retry_after_s=5)
+        # this process's own creation is awaited; another process's is polled in the store
+        if await services.intake.created(task_id, remaining):
+            await asyncio.sleep(min(0.2, remaining))
+
+
 async def _cancel_one(services: Services, client, task_id: str, *, main: bool) -> str:
+    run_id = await flow_run_id(services, task_id)
     try:
-        flow_run = await client.read_flow_run(uuid.UUID(task_id))
+        flow_run = await client.read_flow_run(uuid.UUID(run_id))
         state = flow_run.state
         if state is None or state.is_final():
             if main:

@@ -22,6 +22,7 @@ from reelflow.api.cancellation import stop_tasks
 from reelflow.api.config import ApiConfig
 from reelflow.api.creation import Deployment, RunCreator
 from reelflow.api.errors import unavailable
+from reelflow.api.intake import Intake
 from reelflow.api.queue_board import QueueBoard
 from reelflow.api.relay import LifecycleWriter
 from reelflow.progress.reader import statuses_of
@@ -49,8 +50,9 @@ class Services:
     background: list[asyncio.Task] = field(default_factory=list)
     lifecycle: LifecycleWriter | None = None
     _queue_board: QueueBoard | None = None
-    deployment_ids: dict[str, Deployment] = field(default_factory=dict)  # by name, see triggers
+    deployment_ids: dict[str, Deployment] = field(default_factory=dict)  # by name, see intake
     _creator: RunCreator | None = None
+    _intake: Intake | None = None
 
     @property
     def run_creator(self) -> RunCreator:
@@ -60,6 +62,23 @@ class Services:
                 self.require_prefect(), slots=self.settings.api_run_creations
             )
         return self._creator
+
+    @property
+    def intake(self) -> Intake:
+        """Accepts triggers and creates their flow runs behind them (see api/intake.py)."""
+        if self._intake is None:
+            board = self.queue_board
+            self._intake = Intake(
+                client=self.require_prefect(),
+                creator=self.run_creator,
+                store=self.store,
+                redis=self.redis,
+                settings=self.settings,
+                deployments=self.deployment_ids,
+                lifecycle=self.lifecycle,
+                on_created=board.created if board is not None else None,
+            )
+        return self._intake
 
     @property
     def queue_board(self) -> QueueBoard | None:
@@ -100,6 +119,8 @@ class Services:
         A shutdown that never ends keeps a replica from restarting, so each step gets `grace_s`
         and what overruns it is logged and left behind.
         """
+        if self._intake is not None:  # what is not created by then stays pending in the store
+            await _bounded("run intake", self._intake.close(grace_s), grace_s + 1)
         await stop_tasks(self.background, grace_s)
         for task in self.background:
             if task.done() and not task.cancelled() and task.exception() is not None:

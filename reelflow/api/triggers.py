@@ -1,38 +1,22 @@
-"""Starting flow runs: queue choice, idempotency keys, schedules, and Prefect's errors.
-
-A run is created from the deployment (its id remembered per API process), together with the
-runs of the triggers that arrive meanwhile (reelflow/api/creation.py): the request returns as
-soon as the run exists; a worker picks it up from its fair-share queue of the deployment's pool.
-"""
+"""What a trigger is checked against: idempotency keys, start times, and how a flow run's state
+reads as a task status. The task itself is accepted by reelflow/api/intake.py."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
-from collections.abc import Awaitable, Callable
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
 
-import httpx
-from prefect.client.orchestration import PrefectClient
-from prefect.client.schemas.actions import DeploymentFlowRunCreate
 from prefect.client.schemas.objects import FlowRun, StateType
-from prefect.exceptions import ObjectNotFound, PrefectHTTPStatusError
-from prefect.states import Scheduled, to_state_create
 from redis.exceptions import RedisError
 
-from reelflow.api.creation import CreatedRun, Deployment, RunCreator, RunRefused
 from reelflow.api.errors import ApiError, unavailable
 
 log = logging.getLogger(__name__)
 
-TAGS = ("reelflow", "api")
 MAX_SCHEDULE_AHEAD = timedelta(days=366)
-_RETRIGGER = {StateType.FAILED, StateType.CRASHED, StateType.CANCELLED, StateType.CANCELLING}
-_MAX_RETRIGGERS = 5
 _KEY_BYTES = 32
 
 
@@ -92,109 +76,6 @@ async def refuse_key_reuse(
     if recorded is not None and recorded != digest:
         message = "was already used for a different request; use a new key for this one"
         raise ApiError(422, message, field="Idempotency-Key")
-
-
-async def start_run(
-    client: PrefectClient,
-    deployment: str,
-    *,
-    parameters: dict[str, Any],
-    key: str,
-    client_key: bool,
-    queue: str,
-    scheduled_time: datetime | None,
-    deployment_ids: dict[str, Deployment] | None = None,
-    creator: RunCreator | None = None,
-    seen: Callable[[UUID], Awaitable[bool]] | None = None,
-) -> CreatedRun:
-    """Create the flow run (or get the one this key already created).
-
-    A derived key whose run failed, crashed or was cancelled is chained to that run's id, so
-    asking again starts a fresh run while a double submit still converges on one run.
-    A client's own key always returns its run, whatever became of it.
-    `deployment_ids` remembers each deployment (one API process's), so a trigger is one
-    request to Prefect, not two; `creator` (one per API process) creates the runs of triggers
-    that arrive together in one request. `seen(run_id)` tells whether a run existed before this
-    trigger (the store's record): only such a run's state is read from Prefect. Without it,
-    every run's state is read.
-    """
-    ids = {} if deployment_ids is None else deployment_ids
-    creator = creator or RunCreator(client)
-    run = DeploymentFlowRunCreate(
-        parameters=parameters,
-        state=to_state_create(Scheduled(scheduled_time=scheduled_time)),
-        tags=list(TAGS),
-    )
-    run.work_queue_name = queue  # set apart, as Prefect's client does
-
-    async def create(key: str) -> CreatedRun:
-        keyed = run.model_copy(update={"idempotency_key": key})
-        created = await _create(client, creator, deployment, ids, keyed)
-        if seen is None or await seen(created.id):
-            created = await _as_it_is(client, created)
-        return created
-
-    flow_run = await create(key)
-    for _ in range(_MAX_RETRIGGERS):
-        if client_key or flow_run.state_type not in _RETRIGGER:
-            break
-        key = hashlib.sha256(f"{key}:{flow_run.id}".encode()).hexdigest()[:_KEY_BYTES]
-        flow_run = await create(key)
-    return flow_run
-
-
-async def _create(client, creator, deployment, ids, run) -> CreatedRun:
-    try:
-        # A remembered id may be stale (the deployment was deployed again): look it up again.
-        for fresh in (deployment not in ids, True):
-            if fresh:
-                ids.pop(deployment, None)
-            try:
-                return await creator.create(await _deployment(client, deployment, ids), run)
-            except PrefectHTTPStatusError as exc:
-                # creating from a deleted deployment's id answers 404, not ObjectNotFound
-                if fresh or exc.response.status_code != 404:
-                    raise
-            except ObjectNotFound:
-                if fresh:
-                    raise
-        raise AssertionError("unreachable: the second pass looks the deployment up again")
-    except ObjectNotFound:
-        message = (
-            f"deployment {deployment!r} not found; run `reelflow up` or `prefect deploy --all`"
-        )
-        raise unavailable("Prefect", message, retry_after_s=30) from None
-    except PrefectHTTPStatusError as exc:
-        status = exc.response.status_code
-        if status < 500:  # our request was refused: a bug here, not the caller's input
-            log.error("Prefect refused a run of %s: %s", deployment, exc.response.text[:500])
-        raise unavailable("Prefect", f"HTTP {status} creating the run") from None
-    except RunRefused as exc:  # the server refused this run of a group: a bug here too
-        log.error("Prefect refused a run of %s: %s", deployment, str(exc)[:500])
-        raise unavailable("Prefect", "the run was refused") from None
-    except (httpx.HTTPError, OSError) as exc:
-        raise unavailable("Prefect", str(exc) or type(exc).__name__) from None
-
-
-async def _as_it_is(client: PrefectClient, created: CreatedRun) -> CreatedRun:
-    """`created` with the state and queue its run has now (a run an earlier trigger made)."""
-    try:
-        run = await client.read_flow_run(created.id)
-    except (PrefectHTTPStatusError, httpx.HTTPError, OSError) as exc:
-        raise unavailable("Prefect", str(exc) or type(exc).__name__) from None
-    return replace(
-        created,
-        state_type=run.state.type if run.state is not None else None,
-        work_queue_name=run.work_queue_name,
-        work_pool_name=run.work_pool_name or created.work_pool_name,
-    )
-
-
-async def _deployment(client: PrefectClient, name: str, known: dict[str, Deployment]) -> Deployment:
-    if name not in known:
-        found = await client.read_deployment_by_name(name)
-        known[name] = Deployment(found.id, found.work_pool_name)
-    return known[name]
 
 
 def status_of(flow_run: FlowRun) -> str:

@@ -103,9 +103,13 @@ def hand_back(
     while any(_alive(r.pid) for r in runs) and time.monotonic() < deadline:
         time.sleep(0.05)
 
+    handed_back: list[str] = []  # their task ids (what progress is reported under)
+
     async def reschedule() -> None:
         from prefect.client.orchestration import PrefectClient
         from prefect.states import Scheduled
+
+        from reelflow.flows.runtime import task_id_of
 
         async with PrefectClient(api=api_url) as client:
             for run in runs:
@@ -116,6 +120,7 @@ def hand_back(
                     await client.set_flow_run_state(
                         current.id, Scheduled(name="Handed back", message=HANDED_BACK), force=True
                     )
+                    handed_back.append(task_id_of(current))
                     log.info("handed back run %s", run.flow_run_id)
                 except Exception as exc:  # the server is away: missed heartbeats recover it
                     log.warning("could not hand back run %s: %s", run.flow_run_id, exc)
@@ -126,8 +131,8 @@ def hand_back(
 
         if pool:
             ring_sync(settings, pool)  # another worker may take them at once
-        for run in runs:
-            _report_queued(settings, run.flow_run_id)
+        for task_id in handed_back:
+            _report_queued(settings, task_id)
 
 
 def _report_queued(settings: Settings, task_id: str) -> None:

@@ -75,7 +75,7 @@ async def generate_batch(
     context = context or RunContext()
     settings = get_settings()
     flow_run = get_run_context().flow_run
-    task_id = str(flow_run.id)
+    task_id = context.task_id or str(flow_run.id)
     progress = run_progress(task_id, context, settings, attempt=flow_run.run_count or 1)
     limit = asyncio.Semaphore(max(1, max_parallel or settings.max_parallel_videos))
     finished = failed = 0
@@ -92,7 +92,9 @@ async def generate_batch(
         return result
 
     def child_context(item: BatchItem) -> RunContext:
-        return item.context.model_copy(update={"user_id": item.context.user_id or context.user_id})
+        # a child reports as its own flow run, never as the batch's task
+        user_id = item.context.user_id or context.user_id
+        return item.context.model_copy(update={"user_id": user_id, "task_id": None})
 
     async def inline(item: BatchItem) -> ChildResult:
         async with limit:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from reelflow.flows.runtime import RunContext, finish_run, run_progress
+from reelflow.flows.runtime import RunContext, finish_run, run_progress, task_id_of
 from reelflow.settings import get_settings
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,7 @@ def _context(flow_run) -> RunContext:
 
 def _progress(flow_run, attempt: int | None = None):
     return run_progress(
-        str(flow_run.id),
+        task_id_of(flow_run),
         _context(flow_run),
         get_settings(),
         attempt=attempt or flow_run.run_count or 1,
@@ -54,7 +54,7 @@ def on_completion(flow, flow_run, state) -> None:
         log.warning("completed run %s: could not read its result", flow_run.id)
     progress = _progress(flow_run)
     progress.reporter.status("completed", stage="stored", progress=100.0, output=output)
-    finish_run(str(flow_run.id))
+    finish_run(task_id_of(flow_run))
 
 
 def _output(result) -> dict[str, str] | None:
@@ -83,7 +83,7 @@ def on_cancellation(flow, flow_run, state) -> None:
 def _final(flow_run, status: str, error: str) -> None:
     # progress is left at the last reported value, so a failure shows where the run stopped
     _progress(flow_run).reporter.status(status, error=error)
-    finish_run(str(flow_run.id))
+    finish_run(task_id_of(flow_run))
 
 
 def _error_message(state) -> str:

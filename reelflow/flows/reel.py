@@ -47,7 +47,7 @@ def generate_reel(spec: ReelSpec, context: RunContext | None = None) -> ReelOutp
     if (flow_run.run_count or 1) > MAX_ATTEMPTS:
         # Resubmitted after every crash so far: stop the loop (see deployments/recovery.py).
         raise RuntimeError(f"gave up after {MAX_ATTEMPTS} attempts that crashed")
-    task_id = str(flow_run.id)
+    task_id = context.task_id or str(flow_run.id)
     progress = run_progress(
         task_id, context, settings, attempt=flow_run.run_count or 1, ui_artifact=True
     )

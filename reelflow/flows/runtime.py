@@ -45,6 +45,23 @@ class RunContext(BaseModel):
     project_id: str | None = Field(default=None, max_length=64)
     output: Path | None = Field(default=None, description="Default: <data>/outputs/<run id>/")
     refresh_cache: bool = Field(default=False, description="Recompute every step.")
+    task_id: str | None = Field(
+        default=None,
+        max_length=64,
+        pattern=r"^[A-Za-z0-9-]+$",
+        description="The API's task id for this run (progress, outputs); default: the run's id.",
+    )
+
+
+def task_id_of(flow_run) -> str:
+    """The task a flow run reports as: its context's `task_id`, else the flow run's own id."""
+    raw = (getattr(flow_run, "parameters", None) or {}).get("context")
+    task_id = raw.task_id if isinstance(raw, RunContext) else None
+    if isinstance(raw, dict):
+        task_id = raw.get("task_id")
+    if isinstance(task_id, str) and task_id:
+        return task_id
+    return str(flow_run.id)
 
 
 class RunProgress:

@@ -193,6 +193,85 @@ class Accounts(Database):
             return _same_owner(existing, user_id)
         return task
 
+    def intake_task(
+        self,
+        user_id: str,
+        task_id: str,
+        *,
+        run_key: str,
+        creation: Mapping[str, Any],
+        project_id: str | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        kind: str = "reel",
+    ) -> tuple[Task, bool]:
+        """Record a task the API accepted, with the flow run still to create; or, when the user
+        already has a task under `run_key`, that one. Returns the task and whether it is new.
+
+        `creation` is what the API will create in Prefect (api/intake.py); it stays with the
+        task until `mark_created`, so a task is created even if the process that accepted it
+        dies. One user's key names one task, also when two requests race (a unique index).
+        """
+        task = Task(
+            id=task_id,
+            user_id=user_id,
+            project_id=project_id,
+            parameters=dict(parameters or {}),
+            kind=kind,
+            run_key=run_key,
+            creation=dict(creation),
+            pending=True,
+        )
+        try:
+            with self.session() as session:
+                if project_id is not None and not _owns_project(session, user_id, project_id):
+                    raise InputError("no such project", field="project_id")
+                existing = _keyed(session, user_id, run_key)
+                if existing is not None:
+                    return existing, False
+                session.add(task)
+        except IntegrityError:
+            with self.session() as session:  # another request took the key first
+                existing = _keyed(session, user_id, run_key)
+            if existing is None:
+                raise
+            return existing, False
+        return task, True
+
+    def mark_created(self, created: Mapping[str, str]) -> None:
+        """Tasks (id -> flow run id) whose flow runs now exist: nothing is left to create."""
+        if not created:
+            return
+        with self.session() as session:
+            for task in session.scalars(select(Task).where(Task.id.in_(list(created)))):
+                task.flow_run_id = created[task.id]
+                task.creation = None
+                task.pending = False
+
+    def drop_creation(self, task_id: str) -> None:
+        """A task whose flow run will never be created (Prefect refused it for good)."""
+        with self.session() as session:
+            task = session.get(Task, task_id)
+            if task is not None:
+                task.creation = None
+                task.pending = False
+
+    def pending_tasks(self, *, accepted_before: datetime, limit: int = 500) -> list[Task]:
+        """Tasks still waiting for their flow run, accepted before `accepted_before`, oldest
+        first."""
+        query = (
+            select(Task)
+            .where(Task.pending.is_(True), Task.created_at < accepted_before)
+            .order_by(Task.created_at, Task.id)
+            .limit(limit)
+        )
+        with self.session() as session:
+            return list(session.scalars(query))
+
+    def find_task(self, task_id: str) -> Task | None:
+        """Task `task_id` whoever owns it (for callers that checked ownership already)."""
+        with self.session() as session:
+            return session.get(Task, task_id)
+
     def get_task(self, user_id: str, task_id: str) -> Task | None:
         """The user's task `task_id`; None for unknown ids and for other users' tasks alike."""
         with self.session() as session:
@@ -215,6 +294,10 @@ class Accounts(Database):
         query = query.order_by(Task.created_at.desc(), Task.id).limit(max(1, min(limit, 1000)))
         with self.session() as session:
             return list(session.scalars(query))
+
+
+def _keyed(session, user_id: str, run_key: str) -> Task | None:
+    return session.scalar(select(Task).where(Task.user_id == user_id, Task.run_key == run_key))
 
 
 def _owns_project(session, user_id: str, project_id: str) -> bool:

@@ -9,6 +9,7 @@ needs an Alembic migration.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -33,7 +34,7 @@ log = logging.getLogger(__name__)
 _SCHEMA_LOCK_KEY = 0x7265656C
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, sqlite_synchronous: str = "NORMAL") -> Engine:
     """An engine for `url`, with the per-backend settings the store relies on."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
@@ -42,17 +43,22 @@ def make_engine(url: str) -> Engine:
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed)
-    event.listen(engine, "connect", _sqlite_on_connect)
+    event.listen(engine, "connect", functools.partial(_sqlite_on_connect, sqlite_synchronous))
     return engine
 
 
-def _sqlite_on_connect(dbapi_connection, _record) -> None:
+def _sqlite_on_connect(synchronous: str, dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     # SQLite ignores foreign keys (and so ON DELETE actions) unless asked, per connection.
     cursor.execute("PRAGMA foreign_keys=ON")
     # WAL lets API workers read while another writes; busy_timeout makes writers queue.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=10000")
+    # NORMAL: in WAL mode a commit no longer waits for the disk (a crashed process loses
+    # nothing; a power cut may lose the last commits, never the file's consistency). Every
+    # accepted trigger commits: under a burst the wait for the disk was most of its tail
+    # (bench/README.md, Backlog). FULL (sqlite_synchronous) waits again.
+    cursor.execute(f"PRAGMA synchronous={synchronous}")
     cursor.close()
 
 
@@ -75,14 +81,31 @@ def create_schema(engine: Engine, *, attempts: int = 3) -> None:
 
 
 # Columns added after a table was first created: create_all does not alter existing tables.
-_ADDED_COLUMNS = {("users", "token_expires_at"): "TIMESTAMP WITH TIME ZONE NULL"}
+_ADDED_COLUMNS = {
+    ("users", "token_expires_at"): "TIMESTAMP WITH TIME ZONE NULL",
+    ("tasks", "flow_run_id"): "VARCHAR(64) NULL",
+    ("tasks", "run_key"): "VARCHAR(64) NULL",
+    ("tasks", "creation"): "JSON NULL",
+    ("tasks", "pending"): "BOOLEAN NOT NULL DEFAULT FALSE",
+}
+# ... and their indexes (IF NOT EXISTS: the same names create_all gives a new table)
+_ADDED_INDEXES = (
+    "CREATE INDEX IF NOT EXISTS ix_tasks_flow_run_id ON tasks (flow_run_id)",
+    "CREATE INDEX IF NOT EXISTS ix_tasks_pending ON tasks (pending)",
+    "CREATE UNIQUE INDEX IF NOT EXISTS ux_tasks_user_run_key ON tasks (user_id, run_key)",
+)
 
 
 def _add_missing_columns(conn) -> None:
     inspector = inspect(conn)
+    added = False
     for (table, column), kind in _ADDED_COLUMNS.items():
         if column not in {c["name"] for c in inspector.get_columns(table)}:
             conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {kind}"))
+            added = True
+    if added:
+        for statement in _ADDED_INDEXES:
+            conn.execute(text(statement))
 
 
 class Database:
@@ -100,7 +123,7 @@ class Database:
         )
         # Media checks (ffmpeg) run here, off the default pool; two at a time per process.
         self.media_pool = ThreadPoolExecutor(MEDIA_CHECKS_AT_ONCE, thread_name_prefix="media-check")
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, sqlite_synchronous=settings.sqlite_synchronous)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
         create_schema(self.engine)
         remove_stale_incoming(self.uploads_dir)

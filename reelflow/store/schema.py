@@ -209,12 +209,22 @@ class Project(Base):
 
 
 class Task(Base):
-    """A render (flow run) a user started, so ownership survives an API restart."""
+    """A render a user started, so ownership survives an API restart.
+
+    A task the API accepted is answered with its id at once and its flow run is created behind
+    it (reelflow/api/intake.py): until then `creation` holds what to create, so a trigger an API
+    process accepted is created even if that process dies. Runs the API did not create itself
+    (a batch's children, runs recorded before intake) have no `flow_run_id`: their id is the
+    flow run's.
+    """
 
     __tablename__ = "tasks"
-    __table_args__ = (Index("ix_tasks_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_tasks_user_created", "user_id", "created_at"),
+        Index("ux_tasks_user_run_key", "user_id", "run_key", unique=True),
+    )
 
-    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="the flow run id")
+    id: Mapped[str] = mapped_column(String(64), primary_key=True, doc="the task id")
     user_id: Mapped[str] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     # A deleted project keeps its task history; the task just loses the link.
     project_id: Mapped[str | None] = mapped_column(
@@ -224,6 +234,19 @@ class Task(Base):
     kind: Mapped[str] = mapped_column(String(16), default="reel")
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    flow_run_id: Mapped[str | None] = mapped_column(String(64), index=True, default=None)
+    # The idempotency key the task was started under: one task per user and key.
+    run_key: Mapped[str | None] = mapped_column(String(64), default=None)
+    # What to create in Prefect, while the flow run does not exist yet (then None).
+    creation: Mapped[dict[str, Any] | None] = mapped_column(default=None)
+    pending: Mapped[bool] = mapped_column(default=False, index=True)
+
+    @property
+    def run_id(self) -> str | None:
+        """The Prefect flow run's id; None while it is being created."""
+        if self.flow_run_id:
+            return self.flow_run_id
+        return None if self.pending else self.id
 
 
 __all__ = [

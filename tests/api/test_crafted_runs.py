@@ -34,6 +34,7 @@ def _message(api_url: str, run_id) -> str:
         ("background.path", "secret", {}),
         ("context.output", None, {"output": "escape"}),
         ("context.user_id", None, {"user_id": "../.."}),
+        ("context.task_id", None, {"task_id": "../.."}),  # names the output folder
     ],
 )
 def test_a_crafted_run_on_a_worker_fails_cleanly(

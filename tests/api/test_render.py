@@ -11,7 +11,7 @@ from reelflow.api.app import create_app
 from reelflow.engine.ffmpeg import probe
 from tests import mediatools
 from tests.api.helpers import follow, make_project
-from tests.flows.helpers import task_states
+from tests.flows.helpers import run_id_of, task_states
 
 API = "/api/v1"
 LOW = {"quality": "low", "music_preset": "none", "effects_preset": "none"}
@@ -138,7 +138,7 @@ def test_corrected_timings_rerender_only_captions_and_render(client, alice, work
         ).json()["task_id"]
         assert second != first
         assert follow(socket, second, until={"completed", "failed"})[-1]["status"] == "completed"
-    states = task_states(second)
+    states = task_states(run_id_of(second))
     rerun = {name for name, state in states.items() if state == "Completed"}
     assert {"build-captions", "render-reel"} <= rerun
     # the voice and the music's plan come back from the cache: only captions changed

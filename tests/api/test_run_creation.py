@@ -1,6 +1,6 @@
-"""Triggers that arrive together are created in one request to Prefect, each run as its own
-(queue, key, state); a run that existed before is read back for its current state, a new one
-is not; one run the server refuses fails alone: against the real server."""
+"""Runs asked for together are created in one request to Prefect, each as its own; one run the
+server refuses fails alone: against the real server. (The intake that asks for them:
+tests/api/test_intake.py.)"""
 
 from __future__ import annotations
 
@@ -15,10 +15,9 @@ from prefect.client.orchestration import PrefectClient
 from prefect.client.schemas.actions import DeploymentFlowRunCreate
 from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
 from prefect.client.schemas.objects import StateType
-from prefect.states import Cancelled, Scheduled, to_state_create
+from prefect.states import Scheduled, to_state_create
 
 from reelflow.api.creation import Deployment, RunCreator, RunRefused
-from reelflow.api.triggers import start_run
 
 LATER = datetime.now(UTC) + timedelta(days=1)  # nothing picks these runs up
 
@@ -62,59 +61,6 @@ def _scenario(api_url: str, body, groups: list[int] | None = None, hold_groups_s
                 await prefect.delete_deployment(deployment_id)  # and its scheduled runs
 
     return asyncio.run(scenario())
-
-
-def test_triggers_that_arrive_together_share_one_request(deployed):
-    async def body(prefect, name, deployment, requests):
-        queues = sorted(q.name for q in await prefect.read_work_queues(work_pool_name="cpu"))
-        creator = RunCreator(prefect, slots=1)
-        ids = {name: deployment}
-
-        async def trigger(n: int, key: str, seen=None):
-            return await start_run(
-                prefect, name, parameters={"n": n}, key=key, client_key=False,
-                queue=queues[n % len(queues)], scheduled_time=LATER, deployment_ids=ids,
-                creator=creator, seen=seen,
-            )  # fmt: skip
-
-        started: set = set()
-
-        async def seen(run_id) -> bool:  # what the API's store answers
-            return run_id in started
-
-        created = await asyncio.gather(*(trigger(n, f"k{n}", seen) for n in range(8)))
-        during = Counter(requests)
-        during_groups = list(groups)
-        started.update(r.id for r in created)
-        requests.clear()
-        again = await trigger(0, "k0", seen)  # a retry: k0's run, read back for its state
-        retry_requests = Counter(requests)
-        await prefect.set_flow_run_state(created[1].id, Cancelled(), force=True)
-        after_cancel = await trigger(1, "k1", seen)  # a derived key's run was cancelled
-        stored = await _read(prefect, [r.id for r in created])
-        return created, again, after_cancel, queues, during, during_groups, retry_requests, stored
-
-    groups: list[int] = []
-    created, again, after_cancel, queues, requests, during_groups, retry, stored = _scenario(
-        deployed, body, groups
-    )
-    bulk = [k for k in requests if k.endswith("/create_flow_run/bulk")]
-    # 8 triggers in a few groups (a run SQLite refused under load is sent again, alone)
-    assert len(bulk) == 1 and max(during_groups) >= 4, during_groups
-    assert not any(k.endswith("/create_flow_run") for k in requests)
-    assert not any(k.startswith("GET /flow_runs/") for k in requests)  # new: not read back
-    assert len({r.id for r in created}) == 8
-    assert again.id == created[0].id and again.state_type == StateType.SCHEDULED
-    assert sum(n for k, n in retry.items() if k.startswith("GET /flow_runs/")) == 1
-    assert after_cancel.id not in {r.id for r in created}  # a fresh run, on a chained key
-    assert after_cancel.state_type == StateType.SCHEDULED
-    for n, run in enumerate(created):
-        assert run.work_queue_name == queues[n % len(queues)] and run.work_pool_name == "cpu"
-        kept = stored[run.id]
-        assert kept.parameters == {"n": n} and kept.work_queue_name == run.work_queue_name
-        assert kept.idempotency_key == f"k{n}"
-        if n != 1:  # the one cancelled above
-            assert abs((kept.next_scheduled_start_time - LATER).total_seconds()) < 1
 
 
 def test_a_run_the_server_refuses_fails_alone(deployed):

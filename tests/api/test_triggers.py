@@ -16,15 +16,19 @@ from prefect.states import Crashed
 from reelflow.api.app import create_app
 from reelflow.deployments.doorbell import doorbell_channel, due_time
 from tests.api.helpers import follow, make_project
+from tests.flows.helpers import run_id_of
 
 API = "/api/v1"
 LATER = (datetime.now(UTC) + timedelta(days=1)).isoformat()
 
 
 def flow_run(api_url: str, task_id: str):
+    """The flow run of an API task (created just after the API answered)."""
+    run_id = uuid.UUID(run_id_of(task_id, api_url=api_url))
+
     async def read():
         async with PrefectClient(api=api_url) as prefect:
-            return await prefect.read_flow_run(uuid.UUID(task_id))
+            return await prefect.read_flow_run(run_id)
 
     return asyncio.run(read())
 
@@ -73,6 +77,25 @@ def test_scheduled_run_waits_then_cancels(client, alice, deployed, rclient, api_
     assert wait_for_status(client, alice, task_id, "cancelled")["status"] == "cancelled"
     again = client.post(f"{API}/video/task/{task_id}/cancel", headers=alice.headers)
     assert again.status_code == 409 and again.json()["field"] == "task_id"
+
+
+def test_a_cancel_right_after_the_answer_waits_for_the_run(client, alice, deployed):
+    """The answer comes before the run exists (api/intake.py): a cancel sent at once waits
+    for the run and cancels it; nothing is left to start later."""
+    project_id = make_project(client, alice)
+    url = f"{API}/video/generate-advanced/{project_id}"
+    for _ in range(3):  # the cancel lands before, during or after the creation
+        body = {"scheduled_time": LATER, "quality": "low"}
+        task_id = client.post(url, headers=alice.headers, json=body).json()["task_id"]
+        cancel = client.post(f"{API}/video/task/{task_id}/cancel", headers=alice.headers)
+        assert cancel.status_code == 202, cancel.text
+        assert cancel.json()["status"] == "cancelled"
+        assert flow_run(deployed, task_id).state.is_cancelled()
+        status = client.get(f"{API}/video/task-status/{task_id}", headers=alice.headers).json()
+        assert status["status"] == "cancelled"
+        # a new trigger of the same render is a fresh task (the cancelled one stays cancelled)
+        project_id = make_project(client, alice)
+        url = f"{API}/video/generate-advanced/{project_id}"
 
 
 def test_premium_users_go_to_the_premium_queue(client, premium, deployed):
@@ -181,12 +204,11 @@ def test_crash_reported_only_by_prefect_reaches_viewers(client, alice, deployed)
         json={"scheduled_time": LATER, "platform": "tiktok"},
     )
     task_id = response.json()["task_id"]
+    run_id = uuid.UUID(run_id_of(task_id, api_url=deployed))
 
     async def crash() -> None:
         async with PrefectClient(api=deployed) as prefect:
-            await prefect.set_flow_run_state(
-                uuid.UUID(task_id), Crashed(message="host lost"), force=True
-            )
+            await prefect.set_flow_run_state(run_id, Crashed(message="host lost"), force=True)
 
     with client.websocket_connect(f"/ws/{alice.id}?token={alice.token}") as socket:
         asyncio.run(crash())
@@ -218,9 +240,11 @@ def test_other_users_runs_look_missing(client, alice, bob):
 
 
 def test_a_remembered_deployment_id_survives_a_redeploy(deployed):
-    """Triggers remember each deployment's id (one request to Prefect per trigger); when the
-    deployment is deleted and deployed again under a new id, the next trigger looks it up."""
-    from reelflow.api.triggers import start_run
+    """The intake remembers each deployment's id (one request to Prefect per group of runs);
+    a task accepted before the deployment was deleted and deployed again under a new id is
+    created from the new one."""
+    from reelflow.api.creation import RunCreator
+    from reelflow.api.intake import Intake, creation_request
 
     later = datetime.now(UTC) + timedelta(days=1)  # nothing picks these runs up
 
@@ -232,24 +256,26 @@ def test_a_remembered_deployment_id_survives_a_redeploy(deployed):
                 flow_id=flow_id, name="probe", work_pool_name="cpu", work_queue_name="standard"
             )
             name = f"{flow.name}/probe"
-            ids: dict = {}
+            intake = Intake(prefect, RunCreator(prefect), store=None, redis=None, settings=None)
 
-            async def trigger(key: str):
-                return await start_run(prefect, name, parameters={}, key=key, client_key=True,
-                                       queue="standard", scheduled_time=later,
-                                       deployment_ids=ids)  # fmt: skip
+            async def accepted():  # what the store keeps for a task, until its run exists
+                task_id = str(uuid.uuid4())
+                found = await intake.deployment(name)
+                return creation_request(name, found, task_id, {}, queue="standard",
+                                        scheduled_time=later)  # fmt: skip
 
-            one = await trigger("k1")
+            one = await intake._create_once(await accepted())
             assert (await prefect.read_flow_run(one.id)).deployment_id == first_id
-            assert ids[name].id == first_id
+            assert intake.deployments[name].id == first_id
+            pending = await accepted()  # accepted with the first id ...
             await prefect.delete_deployment(first_id)
             second_id = await prefect.create_deployment(
                 flow_id=flow_id, name="probe", work_pool_name="cpu", work_queue_name="standard"
             )
             assert second_id != first_id
-            two = await trigger("k2")
+            two = await intake._create_once(pending)  # ... created from the second
             assert (await prefect.read_flow_run(two.id)).deployment_id == second_id
-            assert ids[name].id == second_id
+            assert intake.deployments[name].id == second_id
             await prefect.delete_deployment(second_id)  # and its scheduled runs
 
     asyncio.run(scenario())

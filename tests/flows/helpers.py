@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 
+import httpx
 import redis
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import (
@@ -14,6 +16,62 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterId,
 )
+
+
+def run_ids_of(
+    task_ids: list[str], *, api_url: str | None = None, timeout_s: float = 30
+) -> dict[str, str]:
+    """Task id -> flow run id. The API answers before it creates a task's run and tags the
+    run with the task (api/intake.py): wait for the tagged run. A task id the API did not
+    create a run for (a batch's child) is its run's own id."""
+    from prefect.settings import PREFECT_API_URL
+
+    from reelflow.api.intake import task_of_tags, task_tag
+
+    url = (api_url or PREFECT_API_URL.value()).rstrip("/")
+    found: dict[str, str] = {}
+    deadline = time.monotonic() + timeout_s
+    with httpx.Client(timeout=10) as client:
+        while True:
+            missing = [t for t in task_ids if t not in found]
+            for start in range(0, len(missing), 200):
+                chunk = missing[start : start + 200]
+                tagged = client.post(
+                    f"{url}/flow_runs/filter",
+                    json={"flow_runs": {"tags": {"any_": [task_tag(t) for t in chunk]}},
+                          "limit": 200},
+                )  # fmt: skip
+                tagged.raise_for_status()
+                for run in tagged.json():
+                    task = task_of_tags(run["tags"])
+                    if task is not None:
+                        found[task] = run["id"]
+                ids = [t for t in chunk if t not in found and _is_uuid(t)]
+                if ids:
+                    own = client.post(
+                        f"{url}/flow_runs/filter", json={"flow_runs": {"id": {"any_": ids}}}
+                    )
+                    own.raise_for_status()
+                    found.update({run["id"]: run["id"] for run in own.json()})
+            missing = [t for t in task_ids if t not in found]
+            if not missing:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no flow run for tasks {missing} after {timeout_s} s")
+            time.sleep(0.2)
+
+
+def run_id_of(task_id: str, *, api_url: str | None = None, timeout_s: float = 30) -> str:
+    """The flow run id of one task (see `run_ids_of`)."""
+    return run_ids_of([task_id], api_url=api_url, timeout_s=timeout_s)[task_id]
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        uuid.UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def task_states(flow_run_id: str, *, field: str = "state") -> dict[str, object]:

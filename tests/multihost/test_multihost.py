@@ -22,6 +22,7 @@ from prefect.client.schemas.actions import WorkPoolUpdate
 
 from reelflow.deployments.worker import flow_run_processes
 from reelflow.engine.ffmpeg import probe
+from tests.flows.helpers import run_ids_of
 from tests.multihost.cluster import Cluster
 from tests.multihost.netns import unavailable
 from tests.reliability.conftest import (
@@ -83,14 +84,22 @@ def runs_on(cluster: Cluster, label: str) -> set[str]:
     return {run.flow_run_id for pid in pids for run in flow_run_processes(pid)}
 
 
-def flow_runs(cluster: Cluster, ids: list[str]) -> dict[str, dict]:
+def run_ids(cluster: Cluster, task_ids: list[str]) -> dict[str, str]:
+    """Task id -> flow run id (the API creates a task's run just after it answers)."""
+    return run_ids_of(task_ids, api_url=cluster.prefect_url, timeout_s=60)
+
+
+def flow_runs(cluster: Cluster, task_ids: list[str]) -> dict[str, dict]:
+    """Task id -> its flow run, as Prefect's API returns it."""
+    ids = run_ids(cluster, task_ids)
     response = httpx.post(
         f"{cluster.prefect_url}/flow_runs/filter",
-        json={"flow_runs": {"id": {"any_": ids}}, "limit": 200},
+        json={"flow_runs": {"id": {"any_": list(ids.values())}}, "limit": 200},
         timeout=30,
     )
     response.raise_for_status()
-    return {run["id"]: run for run in response.json()}
+    by_run = {run["id"]: run for run in response.json()}
+    return {task: by_run[run] for task, run in ids.items() if run in by_run}
 
 
 def set_pool_limit(cluster: Cluster, limit: int) -> None:
@@ -129,8 +138,9 @@ def test_thirty_reels_on_two_worker_hosts_every_viewer_sees_every_event(cluster)
     states = flow_runs(cluster, ids)
     assert {run["state_type"] for run in states.values()} == {"COMPLETED"}
     # both worker hosts rendered, and no run ran on both
-    assert watch.seen["b"] & set(ids) and watch.seen["c"] & set(ids), watch.seen
-    assert not (watch.seen["b"] & watch.seen["c"] & set(ids))
+    flow_run_ids = set(run_ids(cluster, ids).values())
+    assert watch.seen["b"] & flow_run_ids and watch.seen["c"] & flow_run_ids, watch.seen
+    assert not (watch.seen["b"] & watch.seen["c"] & flow_run_ids)
     for viewer in viewers:
         for task_id in by_user[viewer.user.id]:
             assert contiguous(viewer.sequence(task_id)), (task_id, viewer.sequence(task_id))
@@ -150,9 +160,10 @@ def test_partitioned_worker_host_its_reel_finishes_on_the_other_once(cluster):
     viewer = Viewer(cluster, user).start()
     script = "This reel is rendering on host B when its network cable is pulled out. " * 3
     task_id = trigger(cluster, user, new_project(cluster, user, script), quality="medium")
+    run_id = run_ids(cluster, [task_id])[task_id]
     try:
         render_started(cluster, user.token, task_id)
-        assert task_id in runs_on(cluster, "b")
+        assert run_id in runs_on(cluster, "b")
         cluster.net.cut("b")
         cut_at = time.monotonic()
         cluster.start_worker("c")
@@ -164,14 +175,14 @@ def test_partitioned_worker_host_its_reel_finishes_on_the_other_once(cluster):
         cluster.net.restore("b")
         # B's attempt comes back: it must find itself fenced off, publish nothing, say nothing
         deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and task_id in runs_on(cluster, "b"):
+        while time.monotonic() < deadline and run_id in runs_on(cluster, "b"):
             time.sleep(1)
         time.sleep(3)
     finally:
         viewer.stop()
     run = flow_runs(cluster, [task_id])[task_id]
     assert run["state_type"] == "COMPLETED" and run["run_count"] >= 2
-    states = cluster.task_states(task_id)
+    states = cluster.task_states(run_id)
     assert states["prepare-voice"][-1] == "Cached", states  # C took B's finished steps
     assert outputs_of(cluster.root, task_id) == ["reel.jpg", "reel.mp4"]  # nothing partial
     after = (cluster.root / "data" / "outputs" / task_id / "reel.mp4").stat()
@@ -212,7 +223,7 @@ def test_prefect_server_restart_with_fifty_queued_loses_nothing_runs_nothing_twi
         renders = conn.execute(
             "SELECT count(*) FROM task_run WHERE flow_run_id = ANY(%s)"
             " AND name LIKE 'render-reel%%' AND state_type = 'COMPLETED'",
-            ([uuid.UUID(i) for i in ids],),
+            ([uuid.UUID(i) for i in run_ids(cluster, ids).values()],),
         ).fetchone()[0]
     assert renders == 50  # each reel rendered once
 

@@ -19,6 +19,7 @@ from websockets.sync.client import connect
 from reelflow.engine import ffmpeg
 from reelflow.engine.ffmpeg import probe
 from tests import mediatools
+from tests.flows.helpers import run_id_of, run_ids_of
 from tests.reliability.conftest import (
     TERMINAL,
     Viewer,
@@ -210,7 +211,15 @@ def test_twenty_reels_fifty_viewers_every_event_in_order(stack):
     # Status hashes agree with Prefect's final states.
     states = httpx.post(
         f"{stack.prefect_url}/flow_runs/filter",
-        json={"flow_runs": {"id": {"any_": [t for _, t in task_ids]}}},
+        json={
+            "flow_runs": {
+                "id": {
+                    "any_": list(
+                        run_ids_of([t for _, t in task_ids], api_url=stack.prefect_url).values()
+                    )
+                }
+            }
+        },
     ).json()
     assert len(states) == 20 and {run["state_type"] for run in states} == {"COMPLETED"}
     for user, task_id in task_ids:
@@ -233,9 +242,10 @@ def test_worker_killed_mid_render_is_resubmitted_and_completes(stack):
     # resubmits it, and the new worker runs it again.
     status = stack.wait_for_status(user.token, task_id, {"completed", "failed"}, timeout_s=360)
     assert status["status"] == "completed", (status, stack.log("api"), stack.log("worker-1"))
-    run = httpx.get(f"{stack.prefect_url}/flow_runs/{task_id}").json()
+    run_id = run_id_of(task_id, api_url=stack.prefect_url)
+    run = httpx.get(f"{stack.prefect_url}/flow_runs/{run_id}").json()
     assert run["run_count"] >= 2  # a second attempt of the same run
-    states = stack.task_states(task_id)
+    states = stack.task_states(run_id)
     # the second attempt took every step the first had finished from the cache
     assert states["prepare-voice"][-1] == "Cached" and states["align-words"][-1] == "Cached"
     assert "Completed" in states["render-reel"]

@@ -26,7 +26,7 @@ async def analytics(
     """Reels per Prefect state, and per stage the median and 95th percentile of the seconds it
     took when it really ran (cache hits counted apart), over the user's last `limit` reels."""
     tasks = await asyncio.to_thread(store.list_tasks, user.id, limit=limit)
-    reel_ids = [t.id for t in tasks if t.kind == "reel"]
+    reel_ids = [t.run_id for t in tasks if t.kind == "reel" and t.run_id]
     client = services.require_prefect()
     runs = await client.read_flow_runs(
         flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=reel_ids)), limit=len(reel_ids)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import json
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -13,17 +12,16 @@ from fastapi import APIRouter, Header, Request
 from reelflow.api.admission import admit, confirm, release
 from reelflow.api.deps import CurrentUser, ServicesDep, StoreDep
 from reelflow.api.errors import ApiError
+from reelflow.api.intake import Accepted
 from reelflow.api.limits import take_reels
 from reelflow.api.routes.projects import owned_project
 from reelflow.api.runs import API_PREFIX
 from reelflow.api.safejson import SafeJsonRoute
 from reelflow.api.schemas import BatchOut, BatchRequest, RenderRequest, TriggerOut
 from reelflow.api.services import Services
-from reelflow.api.triggers import idempotency_key, refuse_key_reuse, schedule_time, start_run
-from reelflow.deployments.doorbell import ring
+from reelflow.api.triggers import idempotency_key, refuse_key_reuse, schedule_time
 from reelflow.engine.errors import InputError
 from reelflow.flows.runtime import RunContext
-from reelflow.progress.reader import get_status, record_queued
 from reelflow.store import User
 
 router = APIRouter(route_class=SafeJsonRoute, tags=["videos"])
@@ -44,32 +42,9 @@ def _links(request: Request, task_id: str, user_id: str) -> dict[str, str]:
     }
 
 
-async def _after_trigger(
-    services: Services,
-    user: User,
-    flow_run,
-    *,
-    kind: str,
-    project_id: str | None,
-    parameters: dict[str, Any],
-    when: datetime | None,
-) -> str:
-    """Record the run as the user's and mark it queued; return its current status."""
-    task_id = str(flow_run.id)
-    store = await services.store()
-    await asyncio.to_thread(
-        store.record_task,
-        user.id,
-        task_id,
-        project_id=project_id,
-        kind=kind,
-        parameters=parameters,
-    )
+def _waiting_details(when: datetime | None) -> str:
     later = when is not None and when > datetime.now(UTC)
-    details = f"scheduled for {when.isoformat()}" if later else "waiting for a worker"
-    await record_queued(services.redis, services.settings, task_id, user.id, details=details)
-    status = await get_status(services.redis, services.settings, task_id)
-    return status["status"] if status else "queued"
+    return f"scheduled for {when.isoformat()}" if later else "waiting for a worker"
 
 
 @router.post("/video/generate-advanced/{project_id}", status_code=202, response_model=TriggerOut)
@@ -106,31 +81,31 @@ async def generate_advanced(
     context = RunContext(user_id=user.id, project_id=project.id)
     parameters = {"spec": spec_json, "context": context.model_dump(mode="json")}
     _check_size(services, parameters, field="word_timings")
-    flow_run, queue = await _start_admitted(
+    recorded = {
+        "request": body.model_dump(mode="json"),
+        "deployment": deployment,
+        "scheduled_time": when.isoformat() if when else None,
+    }
+    accepted = await _start_admitted(
         services,
         user,
         1,
+        kind="reel",
+        project_id=project.id,
+        recorded=recorded,
         deployment=deployment,
         parameters=parameters,
         key=key,
         client_key=chosen,
         scheduled_time=when,
     )
-    recorded = {
-        "request": body.model_dump(mode="json"),
-        "deployment": deployment,
-        "scheduled_time": when.isoformat() if when else None,
-    }
-    status = await _after_trigger(
-        services, user, flow_run, kind="reel", project_id=project.id, parameters=recorded, when=when
-    )
     return TriggerOut(
-        task_id=str(flow_run.id),
-        status=status,
+        task_id=accepted.task_id,
+        status=accepted.status,
         deployment=deployment,
-        work_queue=queue,
+        work_queue=accepted.work_queue,
         scheduled_time=when,
-        **_links(request, str(flow_run.id), user.id),
+        **_links(request, accepted.task_id, user.id),
     )
 
 
@@ -175,10 +150,19 @@ async def batch_generate_advanced(
         "context": RunContext(user_id=user.id).model_dump(mode="json"),
         "child_deployment": services.config.reel_deployment,
     }
-    flow_run, queue = await _start_admitted(
+    recorded = {
+        "project_ids": body.project_ids,
+        "request": body.settings.model_dump(mode="json"),
+        "deployment": deployment,
+        "scheduled_time": when.isoformat() if when else None,
+    }
+    accepted = await _start_admitted(
         services,
         user,
         len(items),
+        kind="batch",
+        project_id=None,
+        recorded=recorded,
         deployment=deployment,
         parameters=parameters,
         key=key,
@@ -187,23 +171,14 @@ async def batch_generate_advanced(
         # the children wait in the batch's own fair-share queue (premium ones jump the line)
         child_queue_parameter="child_work_queue",
     )
-    recorded = {
-        "project_ids": body.project_ids,
-        "request": body.settings.model_dump(mode="json"),
-        "deployment": deployment,
-        "scheduled_time": when.isoformat() if when else None,
-    }
-    status = await _after_trigger(
-        services, user, flow_run, kind="batch", project_id=None, parameters=recorded, when=when
-    )
     return BatchOut(
-        task_id=str(flow_run.id),
-        status=status,
+        task_id=accepted.task_id,
+        status=accepted.status,
         deployment=deployment,
-        work_queue=queue,
+        work_queue=accepted.work_queue,
         scheduled_time=when,
         children=[],
-        **_links(request, str(flow_run.id), user.id),
+        **_links(request, accepted.task_id, user.id),
     )
 
 
@@ -212,16 +187,19 @@ async def _start_admitted(
     user: User,
     reels: int,
     *,
+    kind: str,
+    project_id: str | None,
+    recorded: dict[str, Any],
     deployment: str,
     parameters: dict[str, Any],
     key: str,
     client_key: bool,
     scheduled_time: datetime | None,
     child_queue_parameter: str | None = None,
-):
-    """Reserve `reels` under the user's cap, start the run in its fair-share queue, and count
-    the run as the user's until it finishes; return the run and its queue."""
-    client = services.require_prefect()
+) -> Accepted:
+    """Reserve `reels` under the user's cap, accept the task in its fair-share queue (its run
+    is created behind the answer, api/intake.py), and count it as the user's until it ends."""
+    intake = services.intake
     board = services.queue_board
     retry_after = board.typical_run_s if board is not None else None
     admission = await admit(
@@ -230,30 +208,24 @@ async def _start_admitted(
     if child_queue_parameter:
         parameters = parameters | {child_queue_parameter: admission.work_queue}
     try:
-        flow_run = await start_run(
-            client,
-            deployment,
-            parameters=parameters,
+        accepted = await intake.accept(
+            user.id,
             key=key,
             client_key=client_key,
+            deployment=deployment,
+            parameters=parameters,
             queue=admission.work_queue,
             scheduled_time=scheduled_time,
-            deployment_ids=services.deployment_ids,
-            creator=services.run_creator,
-            seen=functools.partial(_started_before, services, user),
+            kind=kind,
+            project_id=project_id,
+            recorded=recorded,
+            details=_waiting_details(scheduled_time),
         )
     except BaseException:
         await release(services.redis, services.settings, admission)
         raise
-    await confirm(services.redis, services.settings, admission, str(flow_run.id))
-    await ring(services.redis, services.settings, flow_run.work_pool_name, at=scheduled_time)
-    return flow_run, flow_run.work_queue_name or admission.work_queue
-
-
-async def _started_before(services: Services, user: User, run_id) -> bool:
-    """Whether the API started this run for `user` before (an idempotency key's earlier run)."""
-    store = await services.store()
-    return await asyncio.to_thread(store.get_task, user.id, str(run_id)) is not None
+    await confirm(services.redis, services.settings, admission, accepted.task_id)
+    return accepted
 
 
 def _check_size(services: Services, parameters: dict[str, Any], *, field: str) -> None:
