@@ -102,11 +102,13 @@ def test_premium_first_then_every_users_first_reel_then_the_rest(
             if sum(r.state.type.value == "COMPLETED" for r in runs_now.values()) >= 2:
                 break
             time.sleep(0.5)
-        started = sorted(
-            (r for r in runs_now.values() if r.start_time is not None), key=lambda r: r.start_time
+        by_task = {runs[n]: n for n in expected}
+        order = sorted(
+            (t for t, r in runs_now.items() if r.start_time is not None),
+            key=lambda t: runs_now[t].start_time,
         )
-        by_id = {runs[n]: n for n in expected}
-        assert [by_id[str(r.id)] for r in started] == expected[: len(started)]
+        started = [runs_now[t] for t in order]
+        assert [by_task[t] for t in order] == expected[: len(started)]
         assert len(started) >= 2
         for first, second in itertools.pairwise(started):
             assert first.end_time is not None and second.start_time >= first.end_time  # one slot
