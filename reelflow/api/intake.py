@@ -50,6 +50,11 @@ TASK_TAG = "reelflow-task:"
 GIVE_UP_S = 600.0  # a run Prefect could not create for this long ends as a failed task
 SWEEP_S = 15.0  # how often pending tasks of other (dead) processes are looked for
 ORPHAN_AFTER_S = 10.0  # a task pending this long is no longer its own process's business
+# A run's creation waits until no trigger arrived for LINGER_S, or MAX_LINGER_S at most: under
+# a burst, the server's creations (~10-25 ms of CPU per run) would take the cores the answers
+# need (bench/README.md, Backlog); a lone trigger's run leaves after LINGER_S.
+LINGER_S = 0.1
+MAX_LINGER_S = 1.0
 RETRIGGER = frozenset({"failed", "crashed", "cancelled"})
 MAX_RETRIGGERS = 5
 _KEY_CHARS = 32
@@ -96,10 +101,13 @@ class Intake:
     lifecycle: Any = None  # LifecycleWriter: writes `failed` for a run that cannot be created
     on_created: Callable[[list[str]], None] | None = None  # e.g. the queue board's hint
     give_up_s: float = GIVE_UP_S
+    linger_s: float = LINGER_S
+    max_linger_s: float = MAX_LINGER_S
     _inflight: dict[str, asyncio.Task] = field(default_factory=dict)
     _created: dict[str, tuple[str, dict[str, Any]]] = field(default_factory=dict)
     _flusher: asyncio.Task | None = None
     _lookups: dict[str, asyncio.Lock] = field(default_factory=dict)
+    _last_arrival: float = 0.0
 
     async def deployment(self, name: str) -> Deployment:
         """The deployment `name` (remembered); 503 naming the problem when Prefect cannot say."""
@@ -129,9 +137,9 @@ class Intake:
         """Look up the deployments triggers will name, before the first trigger needs them
         (at start; a deployment that is not there yet is looked up by the first trigger)."""
         # building the request model once is Prefect's and pydantic's first-use work
-        creation_request(
-            "", Deployment(uuid.uuid4(), None), "warm", {}, queue="", scheduled_time=None
-        )
+        warm = creation_request("", Deployment(uuid.uuid4(), None), "warm", {}, queue="",
+                                scheduled_time=None)  # fmt: skip
+        run_body(warm)
         for name in names:
             try:
                 await self._lookup(name)
@@ -203,6 +211,7 @@ class Intake:
         """Create the task's flow run in the background (once per process)."""
         if task_id in self._inflight:
             return
+        self._last_arrival = time.monotonic()
         job = asyncio.create_task(self._create(task_id, creation), name=f"create-run-{task_id}")
         self._inflight[task_id] = job
         job.add_done_callback(lambda _: self._inflight.pop(task_id, None))
@@ -220,7 +229,19 @@ class Intake:
                 await asyncio.wait_for(asyncio.shield(self._flusher), timeout_s)
         return job.done()
 
+    async def _linger(self) -> None:
+        """Wait while triggers keep arriving (at most `max_linger_s`): answering them comes
+        first, and the runs of a burst then leave in few, large groups."""
+        arrived = time.monotonic()
+        while True:
+            now = time.monotonic()
+            until = min(self._last_arrival + self.linger_s, arrived + self.max_linger_s)
+            if now >= until:
+                return
+            await asyncio.sleep(until - now)
+
     async def _create(self, task_id: str, creation: dict[str, Any]) -> None:
+        await self._linger()
         give_up = time.monotonic() + self.give_up_s
         delay = 0.5
         while True:
@@ -248,14 +269,14 @@ class Intake:
         name = creation["deployment"]
         deployment = Deployment(uuid.UUID(creation["deployment_id"]), creation.get("work_pool"))
         try:
-            return await self.creator.create(deployment, creation["body"])
+            return await self.creator.create(deployment, run_body(creation))
         except PrefectHTTPStatusError as exc:
             status = exc.response.status_code
             if status == 404:  # deployed again since: a new id under the same name
                 self.deployments.pop(name, None)
                 found = await self._lookup(name)
                 creation.update(deployment_id=str(found.id), work_pool=found.work_pool_name)
-                return await self.creator.create(found, creation["body"])
+                return await self.creator.create(found, run_body(creation))
             if 400 <= status < 500 and status not in (408, 409, 429):
                 raise CreationFailed(f"Prefect refused the run (HTTP {status})") from None
             raise
@@ -346,26 +367,40 @@ def creation_request(
     queue: str,
     scheduled_time: datetime | None,
 ) -> dict[str, Any]:
-    """What the store keeps for a task until its run exists: the deployment and the body of
-    Prefect's create-run request, with the task id in the run's context, tags and key."""
+    """What the store keeps for a task until its run exists (plain JSON): the deployment, and
+    the run's parameters (the task id in their context), queue and start time."""
     context = {**(parameters.get("context") or {}), "task_id": task_id}
+    return {
+        "deployment": name,
+        "deployment_id": str(deployment.id),
+        "work_pool": deployment.work_pool_name,
+        "task_id": task_id,
+        "parameters": {**parameters, "context": context},
+        "work_queue": queue,
+        "scheduled_time": scheduled_time.isoformat() if scheduled_time else None,
+    }
+
+
+def run_body(creation: dict[str, Any]) -> dict[str, Any]:
+    """Prefect's create-run request for a task (built when it is sent, off the request path):
+    the task id is the run's idempotency key and a tag."""
+    when = creation.get("scheduled_time")
+    task_id = creation["task_id"]
     run = DeploymentFlowRunCreate(
-        parameters={**parameters, "context": context},
-        state=to_state_create(Scheduled(scheduled_time=scheduled_time)),
+        parameters=creation["parameters"],
+        state=to_state_create(
+            Scheduled(scheduled_time=datetime.fromisoformat(when) if when else None)
+        ),
         tags=[*TAGS, task_tag(task_id)],
         idempotency_key=task_id,
         # The API validated these with the flow's own models, and the flow validates them
         # again when it starts: the server's JSON-schema check would be a third time.
         enforce_parameter_schema=False,
     )
-    run.work_queue_name = queue  # set apart, as Prefect's client does
-    return {
-        "deployment": name,
-        "deployment_id": str(deployment.id),
-        "work_pool": deployment.work_pool_name,
-        "scheduled_time": scheduled_time.isoformat() if scheduled_time else None,
-        "body": run.model_dump(mode="json", exclude_unset=True),
-    }
+    if creation.get("job_variables") is not None:
+        run.job_variables = creation["job_variables"]
+    run.work_queue_name = creation["work_queue"]  # set apart, as Prefect's client does
+    return run.model_dump(mode="json", exclude_unset=True)
 
 
 def _reason(exc: BaseException) -> str:

@@ -207,7 +207,7 @@ def test_a_run_prefect_refuses_ends_as_a_failed_task(deployed, store, api_settin
         intake = make_intake()
         creation = creation_request(name, deployment, task_id, {}, queue="standard",
                                     scheduled_time=None)  # fmt: skip
-        creation["body"]["job_variables"] = {"env": "not an object"}  # the pool's schema says no
+        creation["job_variables"] = {"env": "not an object"}  # the pool's schema says no
         store.intake_task(alice.id, task_id, run_key=task_id, creation=creation)
         await record_queued(intake.redis, api_settings, task_id, alice.id)
         intake.submit(task_id, creation)
