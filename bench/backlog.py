@@ -90,6 +90,20 @@ def _pool_limit(api_url: str, limit: int) -> None:
     asyncio.run(update())
 
 
+def _wait_created(api_url: str, reels: int, timeout_s: float = 120) -> float:
+    """Wait until the burst's runs exist in Prefect (the API creates them just after it
+    answers, api/intake.py); the seconds that took after the last answer."""
+    start = time.monotonic()
+    body = {"flow_runs": {"state": {"type": {"any_": ["SCHEDULED"]}}},
+            "work_pools": {"name": {"any_": ["cpu"]}}}  # fmt: skip
+    while time.monotonic() - start < timeout_s:
+        count = httpx.post(f"{api_url}/flow_runs/count", json=body, timeout=10).json()
+        if count >= reels:
+            break
+        time.sleep(0.2)
+    return time.monotonic() - start
+
+
 def _wait_all(client_for, runs: list[tuple[str, str]], timeout_s: float) -> list[str]:
     """Poll until every run is terminal; returns the ids that did not complete."""
     deadline = time.monotonic() + timeout_s
@@ -258,7 +272,9 @@ def run_backlog(
                 return figures
 
             # 3. waiting costs nothing
-            time.sleep(5)  # let the burst's own work settle
+            created_s = _wait_created(stack.api_url, reels - errors)
+            log(f"{database}: every run existed {created_s:.1f} s after the last answer")
+            time.sleep(5)  # let the burst's own work settle (the server's events of the runs)
             waiting = _idle_cpu(stack)
             figures["waiting_cpu_pct"] = sum(v for k, v in waiting.items() if k != "api")
             log(f"{database}: {reels} waiting, nothing rendering: {_server_and_workers(waiting)}")
