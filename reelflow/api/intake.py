@@ -137,9 +137,9 @@ class Intake:
         """Look up the deployments triggers will name, before the first trigger needs them
         (at start; a deployment that is not there yet is looked up by the first trigger)."""
         # building the request model once is Prefect's and pydantic's first-use work
-        warm = creation_request("", Deployment(uuid.uuid4(), None), "warm", {}, queue="",
-                                scheduled_time=None)  # fmt: skip
-        run_body(warm)
+        probe = creation_request("", Deployment(uuid.uuid4(), None), "warm", {}, queue="",
+                                 scheduled_time=None)  # fmt: skip
+        run_body(probe)
         for name in names:
             try:
                 await self._lookup(name)
@@ -189,10 +189,13 @@ class Intake:
                 await record_queued(self.redis, self.settings, task_id, user_id, details=details)
                 return Accepted(task_id, True, "queued", queue)
             status = await self._status(task)
+            earlier = Accepted(
+                task.id, False, status, (task.parameters or {}).get("work_queue") or queue
+            )
             if client_key or status not in RETRIGGER:
-                return Accepted(task.id, False, status, (task.parameters or {}).get("work_queue"))
+                return earlier
             key = hashlib.sha256(f"{key}:{task.id}".encode()).hexdigest()[:_KEY_CHARS]
-        return Accepted(task.id, False, status, (task.parameters or {}).get("work_queue"))
+        return earlier
 
     async def _status(self, task) -> str:
         current = await get_status(self.redis, self.settings, task.id)

@@ -256,12 +256,12 @@ async def read_view(
         entries.sort(key=lambda e: (e[0], e[1]))
         slots = view.slots.get(pool) or 1
         free = max(0, slots - view.running.get(pool, 0))
-        view.order[pool] = [_task_of(run) for _, _, run in entries]
+        view.order[pool] = [task_id_of(run) for _, _, run in entries]
         view.free[pool] = free
         for index, (_, _start, run) in enumerate(entries, start=1):
             expected = _expected(now, index, free, slots, view.typical_run_s)
-            view.spots[_task_of(run)] = QueueSpot(
-                task_id=_task_of(run),
+            view.spots[task_id_of(run)] = QueueSpot(
+                task_id=task_id_of(run),
                 pool=pool,
                 work_queue=run.work_queue_name,
                 position=index,
@@ -272,8 +272,8 @@ async def read_view(
             )
     for run in future:
         start = run.next_scheduled_start_time or run.expected_start_time
-        view.spots[_task_of(run)] = QueueSpot(
-            task_id=_task_of(run),
+        view.spots[task_id_of(run)] = QueueSpot(
+            task_id=task_id_of(run),
             pool=run.work_pool_name,
             work_queue=run.work_queue_name,
             position=None,
@@ -317,10 +317,6 @@ async def _typical_run_s(client: PrefectClient) -> float:
     times = [r.total_run_time.total_seconds() for r in finished if r.total_run_time]
     times = [t for t in times if t > 0]
     return statistics.median(times) if times else DEFAULT_RUN_S
-
-
-def _task_of(run: Any) -> str:
-    return task_id_of(run)  # the API's task id, which is what callers ask about
 
 
 def _user_of(run: Any) -> str | None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
 
 import httpx
 import redis
@@ -27,6 +26,7 @@ def run_ids_of(
     from prefect.settings import PREFECT_API_URL
 
     from reelflow.api.intake import task_of_tags, task_tag
+    from reelflow.api.runs import is_run_id
 
     url = (api_url or PREFECT_API_URL.value()).rstrip("/")
     found: dict[str, str] = {}
@@ -46,7 +46,7 @@ def run_ids_of(
                     task = task_of_tags(run["tags"])
                     if task is not None:
                         found[task] = run["id"]
-                ids = [t for t in chunk if t not in found and _is_uuid(t)]
+                ids = [t for t in chunk if t not in found and is_run_id(t)]
                 if ids:
                     own = client.post(
                         f"{url}/flow_runs/filter", json={"flow_runs": {"id": {"any_": ids}}}
@@ -64,14 +64,6 @@ def run_ids_of(
 def run_id_of(task_id: str, *, api_url: str | None = None, timeout_s: float = 30) -> str:
     """The flow run id of one task (see `run_ids_of`)."""
     return run_ids_of([task_id], api_url=api_url, timeout_s=timeout_s)[task_id]
-
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
 
 def task_states(flow_run_id: str, *, field: str = "state") -> dict[str, object]:
