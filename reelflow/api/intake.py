@@ -381,13 +381,16 @@ def creation_request(
         "parameters": {**parameters, "context": context},
         "work_queue": queue,
         "scheduled_time": scheduled_time.isoformat() if scheduled_time else None,
+        # a run to start now is due from its trigger, not from its creation: runs of one
+        # tier then start in trigger order (the server orders by scheduled time)
+        "accepted_at": datetime.now(UTC).isoformat(),
     }
 
 
 def run_body(creation: dict[str, Any]) -> dict[str, Any]:
     """Prefect's create-run request for a task (built when it is sent, off the request path):
     the task id is the run's idempotency key and a tag."""
-    when = creation.get("scheduled_time")
+    when = creation.get("scheduled_time") or creation.get("accepted_at")
     task_id = creation["task_id"]
     run = DeploymentFlowRunCreate(
         parameters=creation["parameters"],
